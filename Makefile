@@ -1,0 +1,38 @@
+# The two set-up commands of the README. Each does all of its own set-up on a fresh Debian 12
+# machine as root: Debian packages, the virtual environment in .venv, the models.
+SHELL := /bin/bash
+VENV := .venv
+BIN := $(VENV)/bin
+DEBS := asterisk-core-sounds-ru-wav asterisk-core-sounds-en-wav sox libsox-fmt-mp3 ffmpeg
+TEST_DEBS :=
+
+.PHONY: demo test deps models debs clean
+
+demo: deps models
+	$(BIN)/callaudit samples samples/
+	$(BIN)/callaudit score samples/*.wav
+
+test: deps models
+	$(BIN)/callaudit rules test
+	$(BIN)/python -m pytest -q tests
+
+deps: $(VENV)/.installed debs
+
+# apt-get only when something is missing, so that a second run is quick and needs no network.
+debs:
+	@missing=$$(for p in $(DEBS) $(TEST_DEBS); do dpkg -s $$p >/dev/null 2>&1 || echo $$p; done); \
+	if [ -n "$$missing" ]; then \
+	  echo "installing Debian packages: $$missing"; \
+	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$missing >/dev/null; \
+	fi
+
+$(VENV)/.installed: pyproject.toml
+	python3 -m venv $(VENV)
+	$(BIN)/pip install -q --disable-pip-version-check -e '.[test]'
+	touch $@
+
+models: $(VENV)/.installed
+	@for m in base tiny.en; do $(BIN)/callaudit models path $$m >/dev/null 2>&1 || $(BIN)/callaudit models install $$m; done
+
+clean:
+	rm -rf $(VENV) samples test-output

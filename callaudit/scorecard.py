@@ -1,0 +1,24 @@
+"""The human-readable scorecard printed by `callaudit score`."""
+
+from __future__ import annotations
+
+from rich.console import Console
+from rich.table import Table
+
+MARK = {"passed": "[green]pass[/]", "failed": "[red]FAIL[/]", "not evaluated": "[dim]n/e[/]"}
+
+
+def print_scorecard(result: dict, console: Console | None = None) -> None:
+    console = console or Console(highlight=False)
+    call = result["call"]
+    flag = "[bold red]FLAGGED[/] " + "; ".join(result["flag_reasons"]) if result["flagged"] else "[green]ok[/]"
+    console.print(f"\n[bold]{call['file']}[/]  {call['duration']:.1f} s, {call['channels']}, {call['language']}, "
+                  f"rules {result['rules_version']}")
+    console.print(f"score [bold]{result['score']:g}[/]/100  {flag}")
+    table = Table(show_header=True, header_style="bold", box=None, pad_edge=False)
+    for col in ("rule", "severity", "result", "at", "detail"):
+        table.add_column(col)
+    for f in result["findings"]:
+        at = "" if f["at"] is None else f"{f['at']:.1f}s"
+        table.add_row(f["rule"], f["severity"], MARK[f["status"]], at, f["detail"])
+    console.print(table)
