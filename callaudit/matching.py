@@ -18,6 +18,7 @@ from rapidfuzz import fuzz
 
 _WORD = re.compile(r"[\w]+(?:['’][\w]+)?", re.UNICODE)
 STEMMERS = {"ru": "russian", "en": "english"}
+SINGLE_WORD = 95.0
 
 
 def normalise(text: str) -> str:
@@ -75,13 +76,16 @@ def find(phrases: Phrases, words: list[str], threshold: float) -> Hit | None:
     for ph in phrases.items:
         n = len(ph.stems)
         target = " ".join(ph.stems)
+        # One short stem leaves fuzzy matching little to go on («ожида» ~ «ожидан» is 91):
+        # a one-word phrase must match nearly exactly.
+        need = max(threshold, SINGLE_WORD) if n == 1 else threshold
         # Stemmed phrases allow one word more or less (ASR insertions, deletions); plain-word
         # phrases, used where a slip changes the meaning, must match word for word.
         for size in {n, n + 1, n - 1} if n >= 3 and phrases.stemmed else {n}:
             for i in range(0, len(words) - size + 1):
                 cand = " ".join(words[i:i + size])
                 score = fuzz.ratio(target, cand)
-                if score >= threshold and (best is None or score > best.score):
+                if score >= need and (best is None or score > best.score):
                     best = Hit(ph.text, i, i + size - 1, score)
                     if score == 100:
                         return best

@@ -19,9 +19,9 @@ class Scorer:
         self.config = config
         self.rules = rules or config["scoring"]["rules"] or None
         self._packs: dict[str, RulePack] = {}
-        self.transcriber = transcriber or Transcriber(config)
-        # Refuse a bad pack before the first call is transcribed, not after an hour of batch work.
+        # Refuse a bad pack before the model loads and the first call is transcribed.
         self.pack_for(config["transcription"]["language"])
+        self.transcriber = transcriber or Transcriber(config)
 
     def pack_for(self, language: str) -> RulePack:
         path = Path(self.rules) if self.rules else rulepack.default_pack_path(language)
@@ -37,7 +37,7 @@ class Scorer:
     def score_file(self, path: str | Path, language: str | None = None, agent: str | None = None) -> dict:
         """Score one recording; raises CallauditError with a one-line reason for a bad file."""
         rec = audio.load(path)
-        tx = self.transcriber.transcribe(rec, language)
+        tx = self.transcriber.transcribe(rec, language or self.config["transcription"]["language"])
         pack, v = self.judge(tx)
         return result_json(call_json(rec, tx, agent), tx, pack, v)
 

@@ -79,8 +79,9 @@ def prompt(lang: str, name: str) -> np.ndarray:
     # Trim leading/trailing quiet so that a placed line starts and ends with speech.
     frame = RATE // 50
     energy = np.array([np.sqrt(np.mean(x[i:i + frame] ** 2)) for i in range(0, len(x) - frame, frame)])
-    loud = np.flatnonzero(energy > energy.max() * 0.05)
-    x = x[loud[0] * frame:(loud[-1] + 1) * frame]
+    # The threshold is low (-34 dB under the peak) so that soft first sounds, the s of "sorry", stay.
+    loud = np.flatnonzero(energy > energy.max() * 0.02)
+    x = x[max(0, loud[0] - 1) * frame:(loud[-1] + 2) * frame]
     rms = np.sqrt(np.mean(x ** 2))
     return x * (10 ** (LEVEL_DB / 20) / rms)
 
@@ -126,12 +127,15 @@ def build(path: Path, lines: list[Line], lang: str, seed: int = 0) -> list[Place
     return placed
 
 
-# The agent does everything right: greets at once, announces the hold, commits with a time, says goodbye.
+# The agent does everything right: greets at once, announces the hold, commits to what and when,
+# apologises to the upset customer and offers a way forward, says goodbye.
 GOOD_CALL = [
     say("agent", "hello", at=0.8),
     say("customer", "check-number-dial-again"),
     say("agent", "vm-dialout", gap=0.9),
     say("agent", "queue-thankyou", "queue-youarenext", "queue-holdtime", "digits/5", "queue-minutes", gap=18.0),
+    say("customer", "something-terribly-wrong", "tt-weasels", gap=0.8, gain_db=10.0),
+    say("agent", "sorry-youre-having-problems", "vm-dialout", gap=0.9),
     say("customer", "auth-thankyou", gap=0.7),
     say("agent", "goodbye", gap=0.8),
 ]

@@ -97,11 +97,14 @@ def build(tx: Transcript, hold_phrases: Phrases, threshold: float = 85.0) -> Tim
     roles_known = tx.channels == "stereo"
     turns = tx.turns
     agent = [t for t in turns if t.speaker == "agent"]
+    # On mono the speaker is unknown; a hold is still a hold whoever announced it (it is nearly
+    # always the agent), and missing it would turn an announced hold into a false dead-air fail.
+    announcers = agent if roles_known else list(turns)
 
     holds = []
-    for i, t in enumerate(agent):
+    for i, t in enumerate(announcers):
         if find(hold_phrases, _tokens(t, lang, hold_phrases.stemmed), threshold):
-            back = agent[i + 1].start if i + 1 < len(agent) else tx.duration
+            back = announcers[i + 1].start if i + 1 < len(announcers) else tx.duration
             holds.append((t.end, back, t))
 
     def on_hold(start: float, end: float) -> bool:

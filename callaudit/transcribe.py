@@ -79,7 +79,7 @@ def clips(spans: list[tuple[float, float]], duration: float, join: float = 1.0) 
     MAX_CLIP s. Long silences stay out of the windows: Whisper misplaces words across them."""
     out: list[list[float]] = []
     for start, end in spans:
-        start, end = max(0.0, start - 0.2), min(duration, end + 0.2)
+        start, end = max(0.0, start - 0.5), min(duration, end + 0.3)  # VAD can clip a soft first sound
         if out and start - out[-1][1] < join and end - out[-1][0] <= MAX_CLIP:
             out[-1][1] = max(out[-1][1], end)
             continue
@@ -90,9 +90,14 @@ def clips(spans: list[tuple[float, float]], duration: float, join: float = 1.0) 
     return [{"start": s, "end": e} for s, e in out]
 
 
-def _inside(word: Word, spans: list[tuple[float, float]], slack: float = 0.25) -> bool:
-    mid = (word.start + word.end) / 2
-    return any(s - slack <= mid <= e + slack for s, e in spans)
+def _overlap(word: Word, start: float, end: float) -> float:
+    return min(word.end, end) - max(word.start, start)
+
+
+def _inside(word: Word, spans: list[tuple[float, float]], slack: float = 0.1) -> bool:
+    """Whether a word touches detected speech. Whisper stretches a clip's first word back to the
+    clip's start, so a real word may begin in the padding; an invented one lies wholly in silence."""
+    return any(_overlap(word, s - slack, e + slack) > 0 for s, e in spans)
 
 
 class Transcriber:
@@ -165,8 +170,10 @@ class Transcriber:
             words, found = self._words(samples, spans, detected)
             detected = detected or found
             words = [w for w in words if _inside(w, spans)]
-            for start, end in group_turns(spans, tc["turn_gap"]):
-                mine = tuple(w for w in words if start - 0.25 <= (w.start + w.end) / 2 <= end + 0.25)
+            turn_spans = group_turns(spans, tc["turn_gap"])
+            owner = [max(range(len(turn_spans)), key=lambda k: _overlap(w, *turn_spans[k])) for w in words]
+            for k, (start, end) in enumerate(turn_spans):
+                mine = tuple(w for w, o in zip(words, owner) if o == k)
                 if not mine:
                     continue  # a cough or line noise: speech activity, but no words
                 seg = samples[int(start * RATE):int(end * RATE)]
