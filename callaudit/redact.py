@@ -12,6 +12,8 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, field
 
+from .errors import CallauditError
+
 KINDS = ("card", "phone", "passport")
 LABELS = {"card": "[card number]", "phone": "[phone number]", "passport": "[passport number]",
           "pattern": "[redacted]"}
@@ -99,8 +101,17 @@ class Redactor:
     @classmethod
     def from_config(cls, cfg) -> "Redactor":
         rc = cfg["redaction"]
-        return cls(tuple(rc["kinds"]), rc["min_digits"], tuple(re.compile(p) for p in rc["patterns"]),
-                   rc["enabled"])
+        unknown = [k for k in rc["kinds"] if k not in KINDS]
+        if unknown:
+            raise CallauditError(f"{cfg.source}: [redaction] kinds: unknown {', '.join(unknown)}; "
+                                 f"choose from {', '.join(KINDS)}")
+        patterns = []
+        for p in rc["patterns"]:
+            try:
+                patterns.append(re.compile(p))
+            except re.error as e:
+                raise CallauditError(f"{cfg.source}: [redaction] patterns: bad regular expression {p!r}: {e}") from None
+        return cls(tuple(rc["kinds"]), rc["min_digits"], tuple(patterns), rc["enabled"])
 
     def kind(self, digits: str, before: str) -> str | None:
         n = len(digits)

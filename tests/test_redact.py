@@ -45,3 +45,17 @@ def test_disabled_and_configured_kinds():
 def test_word_spans_give_the_times_to_silence_in_audio():
     words = [(0.0, 0.4, "номер"), (0.5, 0.7, "8"), (0.8, 1.2, "916"), (1.3, 2.0, "123-45-67."), (2.1, 2.5, "спасибо")]
     assert R.word_spans(words) == [(0.5, 2.0)]
+
+
+def test_bad_redaction_config_is_one_line(tmp_path):
+    import subprocess
+    import sys
+
+    cfg = tmp_path / "c.toml"
+    cfg.write_text('[redaction]\npatterns = ["(open"]\n')
+    out = subprocess.run([sys.executable, "-m", "callaudit.cli", "--config", str(cfg), "report", "--format", "json"],
+                         capture_output=True, text=True, cwd=tmp_path)
+    assert out.returncode != 0
+    assert out.stderr.strip().splitlines() == [
+        f"callaudit: error: {cfg}: [redaction] patterns: bad regular expression '(open': "
+        "missing ), unterminated subpattern at position 0"]
