@@ -261,6 +261,10 @@ def samples(folder: str) -> None:
 
 # Command groups that live in their own modules are registered here, one line each.
 # ---- more commands registered below
+from .cli_listen import listen as _listen, spot_check as _spot_check  # noqa: E402
+
+cli.add_command(_listen)
+cli.add_command(_spot_check)
 
 
 def _clock(seconds: float) -> str:

@@ -42,6 +42,30 @@ SCHEMA: dict[str, dict[str, tuple[type, Any, tuple | None]]] = {
     "company": {
         "name": (str, "", None),
     },
+    "sip": {                                  # the PBX that `listen` and `spot-check` dial
+        "host": (str, "", None),
+        "port": (int, 5060, None),
+        "transport": (str, "udp", ("udp", "tcp", "tls")),
+        "user": (str, "", None),
+        "password": (str, "", None),          # better: $CALLAUDIT_SIP_PASSWORD (wins when set)
+        "domain": (str, "", None),            # "" = host
+        "register": (bool, False, None),
+        "local_port": (int, 0, None),         # 0 = any free port
+        "spy_template": (str, "*222{ext}", None),
+        "whisper_template": (str, "", None),  # "" = spy_template, then DTMF
+        "barge_template": (str, "", None),
+        "dtmf_listen": (str, "4", None),      # ChanSpy option d: 4 spy, 5 whisper, 6 barge; "" = send none
+        "dtmf_whisper": (str, "5", None),
+        "dtmf_barge": (str, "6", None),
+        "rtp_timeout": (float, 10.0, None),   # s without RTP that end a session (the peer vanished)
+        "connect_timeout": (float, 5.0, None),
+    },
+    "listen": {
+        "recordings": (str, "recordings", None),  # folder for listen-in recordings (files mode 0600)
+        "supervisor": (str, "", None),        # who listens, for the audit; "" = the login name
+        "audit_log": (str, "", None),         # also append each listen session as JSON lines here
+        "min_call": (float, 2.0, None),       # a spy call ending sooner with no speech: agent not on a call
+    },
     "scoring": {
         "rules": (str, "", None),             # a pack file; "" = the default pack for the language
         "flag_below": (float, 80.0, None),

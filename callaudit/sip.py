@@ -1,0 +1,422 @@
+"""SIP listen-in with pjsua2: one endpoint, one account, any number of spy calls.
+
+Every pj call happens on the thread that created the library (the caller's thread, which drives
+`Phone.pump`). The only other pj thread is pjmedia's clock, which hands us 20 ms frames; its callbacks
+copy bytes into a deque and return. Shutdown follows the order that keeps pjsua2 from aborting:
+hang up → pump events → drop the calls → drop the ports → libDestroy.
+"""
+
+from __future__ import annotations
+
+import ctypes
+import gc
+import os
+import sys
+import time
+from collections import deque
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from typing import Callable
+
+import pjsua2 as pj
+
+from .config import Config
+from .errors import CallauditError
+
+MODES = ("listen", "whisper", "barge")
+RATE = 8000                       # conference clock: telephone audio, no resampling
+FRAME_BYTES = RATE // 50 * 2      # 20 ms of 16-bit mono
+PASSWORD_ENV = "CALLAUDIT_SIP_PASSWORD"
+_TRANSPORTS = {"udp": pj.PJSIP_TRANSPORT_UDP, "tcp": pj.PJSIP_TRANSPORT_TCP, "tls": pj.PJSIP_TRANSPORT_TLS}
+NOT_ON_A_CALL = (480, 486, 487, 600, 603)   # what a PBX answers a spy attempt on an idle agent
+
+
+class SipError(CallauditError):
+    """A spy attempt that failed; `code` is the SIP status (0: no answer from the PBX)."""
+
+    def __init__(self, message: str, code: int = 0):
+        super().__init__(message)
+        self.code = code
+
+
+@dataclass(frozen=True)
+class SipSettings:
+    """The [sip] section, checked. The password never appears in repr, logs or records."""
+
+    host: str
+    port: int = 5060
+    transport: str = "udp"
+    user: str = ""
+    password: str = field(default="", repr=False)
+    domain: str = ""
+    register: bool = False
+    local_port: int = 0
+    spy_template: str = "*222{ext}"
+    whisper_template: str = ""
+    barge_template: str = ""
+    dtmf: dict = field(default_factory=lambda: {"listen": "4", "whisper": "5", "barge": "6"})
+    rtp_timeout: float = 10.0
+    connect_timeout: float = 5.0
+
+    @classmethod
+    def from_config(cls, cfg: Config) -> "SipSettings":
+        s = cfg["sip"]
+        if not s["host"]:
+            raise CallauditError(f"{cfg.source}: [sip] host is not set: name the PBX (see config.example.toml)")
+        for key in ("spy_template", "whisper_template", "barge_template"):
+            if s[key] and "{ext}" not in s[key]:
+                raise CallauditError(f"{cfg.source}: [sip] {key} = {s[key]!r} has no {{ext}}: "
+                                     "write where the extension goes, e.g. \"*222{ext}\"")
+        return cls(host=s["host"], port=s["port"], transport=s["transport"], user=s["user"],
+                   password=os.environ.get(PASSWORD_ENV) or s["password"], domain=s["domain"] or s["host"],
+                   register=s["register"], local_port=s["local_port"], spy_template=s["spy_template"],
+                   whisper_template=s["whisper_template"], barge_template=s["barge_template"],
+                   dtmf={"listen": s["dtmf_listen"], "whisper": s["dtmf_whisper"], "barge": s["dtmf_barge"]},
+                   rtp_timeout=s["rtp_timeout"], connect_timeout=s["connect_timeout"])
+
+    @property
+    def where(self) -> str:
+        return f"{self.host}:{self.port} ({self.transport})"
+
+    def number(self, ext: str, mode: str) -> str:
+        """What to dial to spy on `ext` in `mode`: the mode's own template, else the spy template."""
+        template = {"whisper": self.whisper_template, "barge": self.barge_template}.get(mode) or self.spy_template
+        return template.format(ext=ext)
+
+    def uri(self, number: str) -> str:
+        tail = "" if self.transport == "udp" else f";transport={self.transport}"
+        return f"sip:{number}@{self.host}:{self.port}{tail}"
+
+
+def failure_message(settings: SipSettings, number: str, code: int, reason: str) -> str:
+    """One line saying why a spy attempt failed and what to do about it."""
+    said = f"{code} {reason}".strip()
+    if code in (401, 407):
+        return (f"PBX {settings.where} refused the credentials of user '{settings.user}' ({said}): "
+                f"check [sip] user and the password (${PASSWORD_ENV} or [sip] password)")
+    if code == 403:
+        return f"PBX {settings.where} forbids user '{settings.user}' to dial {number} ({said}): ask the PBX admin"
+    if code == 404:
+        return f"PBX {settings.where} knows no {number} ({said}): check the extension and [sip] spy_template"
+    if code in NOT_ON_A_CALL:
+        return f"{number}: the agent is not on a call, or the PBX refused the spy ({said})"
+    if code in (0, 408, 502, 503) or code >= 700:
+        return (f"PBX {settings.where} does not answer ({said or 'no reply'}): check [sip] host, port, transport, "
+                f"and that the PBX is up")
+    return f"PBX {settings.where} answered {said} to {number}"
+
+
+class _Port(pj.AudioMediaPort):
+    """A conference port: frames the call sends us land in `rx`; `tx` feeds the call (whisper/barge)."""
+
+    def __init__(self, spy: "Spy"):
+        super().__init__()
+        self.rx: deque[bytes] = spy.rx
+        self.source = spy
+        self.first_audio = 0.0
+
+    def onFrameReceived(self, frame):  # pjmedia clock thread: copy and return, nothing else
+        try:
+            if frame.type == pj.PJMEDIA_FRAME_TYPE_AUDIO and frame.size:
+                data = bytes(frame.buf)
+                if not self.first_audio and data.count(0) != len(data):
+                    self.first_audio = time.monotonic()
+                self.rx.append(data)
+        except Exception:  # an exception escaping into pjmedia aborts the process
+            pass
+
+    def onFrameRequested(self, frame):
+        try:
+            data = self.source.next_tx() if self.source is not None else None
+            if data:
+                frame.type = pj.PJMEDIA_FRAME_TYPE_AUDIO
+                frame.buf = pj.ByteVector(data)
+                frame.size = len(data)
+        except Exception:
+            pass
+
+
+class Spy(pj.Call):
+    """One listen-in call. Read `rx` (20 ms frames, 16-bit 8 kHz mono) from the pumping thread."""
+
+    def __init__(self, phone: "Phone", ext: str, mode: str, mic: Callable[[], bytes | None] | None):
+        super().__init__(phone.account)
+        self.phone, self.ext, self.mode, self.mic = phone, ext, mode, mic
+        self.number = phone.settings.number(ext, mode)
+        self.rx: deque[bytes] = deque()
+        self.port: _Port | None = None
+        self.audio = None
+        self.dialled_at = time.monotonic()
+        self.answered_at = 0.0
+        self.media_at = 0.0
+        self.ended_at = 0.0
+        self.code, self.reason = 0, ""
+        self.responded = False        # any reply at all from the PBX (to tell "unreachable")
+        self.ended_by = ""             # peer | us | rtp-timeout | failed
+        self._rx_pkts, self._rtp_seen = -1, 0.0
+        self._stat_at = 0.0
+        self.rtp: dict = {}            # receive statistics, refreshed while the call runs
+
+    # ---- callbacks (pumping thread); an exception escaping a callback aborts the process
+    def onCallState(self, prm):
+        try:
+            ci = self.getInfo()
+            if ci.lastStatusCode:
+                self.responded = True
+            if ci.state == pj.PJSIP_INV_STATE_CONFIRMED and not self.answered_at:
+                self.answered_at = time.monotonic()
+            elif ci.state == pj.PJSIP_INV_STATE_DISCONNECTED:
+                self.code, self.reason = ci.lastStatusCode, ci.lastReason
+                self.ended_at = time.monotonic()
+                self.ended_by = self.ended_by or ("peer" if self.answered_at else "failed")
+        except Exception:
+            pass
+
+    def onCallTsxState(self, prm):
+        try:
+            if prm.e.body.tsxState.tsx.statusCode >= 100:
+                self.responded = True
+        except Exception:
+            pass
+
+    def onCallMediaState(self, prm):
+        try:
+            ci = self.getInfo()
+            for m in ci.media:
+                if m.type == pj.PJMEDIA_TYPE_AUDIO and m.status != pj.PJSUA_CALL_MEDIA_NONE and self.audio is None:
+                    self.audio = self.getAudioMedia(m.index)
+                    self._media_index = m.index
+                    self.port = _Port(self)
+                    fmt = pj.MediaFormatAudio()
+                    fmt.init(pj.PJMEDIA_FORMAT_PCM, RATE, 1, 20000, 16)
+                    self.port.createPort(f"spy{self.getId()}", fmt)
+                    self.audio.startTransmit(self.port)
+                    if self.mode != "listen":
+                        self.port.startTransmit(self.audio)
+                    self.media_at = time.monotonic()
+        except Exception:
+            pass
+
+    # ---- used by the pumping thread
+    @property
+    def ended(self) -> bool:
+        return bool(self.ended_at)
+
+    @property
+    def first_audio_at(self) -> float:
+        return self.port.first_audio if self.port else 0.0
+
+    def next_tx(self) -> bytes | None:
+        """The supervisor's next 20 ms (clock thread); None in listen mode: nothing reaches the call."""
+        if self.mode == "listen" or self.mic is None:
+            return None
+        return self.mic()
+
+    def set_mode(self, mode: str) -> str:
+        """Switch listen/whisper/barge during the call; returns a line for the supervisor."""
+        if mode == self.mode:
+            return f"already in {mode} mode"
+        digit = self.phone.settings.dtmf.get(mode, "")
+        if self.audio is not None and self.port is not None:
+            if mode == "listen":
+                self.port.stopTransmit(self.audio)
+            elif self.mode == "listen":
+                self.port.startTransmit(self.audio)
+        if digit:
+            self.dialDtmf(digit)
+        self.mode = mode
+        return f"mode {mode}" + (f" (DTMF {digit} sent to the PBX)" if digit else "")
+
+    def hang_up(self, why: str = "us") -> None:
+        if self.ended or self.ended_by:
+            return
+        self.ended_by = why
+        prm = pj.CallOpParam()
+        prm.statusCode = 200 if self.answered_at else 487
+        try:
+            self.hangup(prm)
+        except pj.Error:
+            pass
+
+    def watch(self, now: float) -> None:
+        """Hang up when the PBX never answers, or when RTP has stopped for rtp_timeout seconds."""
+        s = self.phone.settings
+        if self.ended or self.ended_by:
+            return
+        if not self.responded and now - self.dialled_at > s.connect_timeout:
+            self.hang_up("failed")
+            self.ended_at, self.code, self.reason = now, 408, "no reply"
+            return
+        if not self.media_at or now - self._stat_at < 0.25:
+            return
+        self._stat_at = now
+        try:
+            st = self.getStreamStat(self._media_index)
+        except pj.Error:
+            return
+        rx, jb = st.rtcp.rxStat, st.jbuf
+        pkts = rx.pkt
+        self.rtp = {"rtp_packets": pkts, "rtp_lost": rx.loss, "rtp_discarded": rx.discard,
+                    "rtp_jitter_ms": round(rx.jitterUsec.mean / 1000, 1) if rx.jitterUsec.n else 0.0,
+                    "jb_lost_frames": jb.lost, "jb_discarded_frames": jb.discard, "jb_empty_frames": jb.empty,
+                    "jb_avg_delay_ms": jb.avgDelayMsec}
+        if pkts != self._rx_pkts:
+            self._rx_pkts, self._rtp_seen = pkts, now
+        if now - max(self._rtp_seen, self.media_at) > s.rtp_timeout:
+            self.hang_up("rtp-timeout")
+
+    def release(self) -> None:
+        """Drop the media references before the call object goes (pjsua2 shutdown order)."""
+        if self.port is not None and self.audio is not None:
+            try:
+                self.audio.stopTransmit(self.port)
+                if self.mode != "listen":
+                    self.port.stopTransmit(self.audio)
+            except pj.Error:
+                pass
+        if self.port is not None:
+            self.port.source = None   # break the cycle: the port must die now, before libDestroy
+        self.audio = None
+        self.port = None
+
+
+@contextmanager
+def _quiet_stdout():
+    sys.stdout.flush()
+    saved = os.dup(1)
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    try:
+        os.dup2(devnull, 1)
+        yield
+    finally:
+        ctypes.CDLL(None).fflush(None)  # pjlib writes through C stdio: empty its buffer into /dev/null
+        os.dup2(saved, 1)
+        os.close(saved)
+        os.close(devnull)
+
+
+class _Account(pj.Account):
+    def __init__(self):
+        super().__init__()
+        self.reg_code, self.reg_reason, self.reg_done = 0, "", False
+
+    def onRegState(self, prm):
+        try:
+            self.reg_code, self.reg_reason = prm.code, prm.reason
+            self.reg_done = True
+        except Exception:
+            pass
+
+
+class Phone:
+    """The pjsua2 endpoint and the supervisor's account. Use as a context manager on one thread."""
+
+    def __init__(self, settings: SipSettings, log_level: int = 0):
+        self.settings = settings
+        self.log_level = log_level
+        self.ep: pj.Endpoint | None = None
+        self.account: _Account | None = None
+        self.calls: list[Spy] = []
+
+    def __enter__(self) -> "Phone":
+        s = self.settings
+        self.ep = pj.Endpoint()
+        with _quiet_stdout():  # libCreate logs at pjlib's default level before any config applies
+            self.ep.libCreate()
+        try:
+            cfg = pj.EpConfig()
+            cfg.uaConfig.threadCnt = 0          # callbacks only in the thread that pumps
+            cfg.uaConfig.mainThreadOnly = False
+            cfg.uaConfig.userAgent = "callaudit"
+            cfg.uaConfig.maxCalls = 32
+            cfg.logConfig.level = self.log_level  # level ≥ 5 would log SIP messages (hashes, never the password)
+            cfg.logConfig.consoleLevel = self.log_level
+            cfg.medConfig.clockRate = RATE
+            cfg.medConfig.sndClockRate = RATE
+            cfg.medConfig.channelCount = 1
+            cfg.medConfig.ecTailLen = 0
+            cfg.medConfig.noVad = True
+            # A deeper jitter buffer than pjsua's default (which starts near empty): a listen-in can afford
+            # 60-80 ms, and it rides out bursts (several calls starting at once) without inserting gaps.
+            cfg.medConfig.jbInit = 60
+            cfg.medConfig.jbMinPre = 60
+            cfg.medConfig.jbMaxPre = 240
+            cfg.medConfig.jbMax = 500
+            self.ep.libInit(cfg)
+            tcfg = pj.TransportConfig()
+            tcfg.port = s.local_port
+            try:
+                self.ep.transportCreate(_TRANSPORTS[s.transport], tcfg)
+            except pj.Error as e:
+                raise CallauditError(f"cannot open a local SIP {s.transport} port {s.local_port or '(any)'}: "
+                                     f"{e.reason}: change [sip] local_port") from None
+            self.ep.libStart()
+            self.ep.audDevManager().setNullDev()  # frames reach Python without a sound card
+            self.account = _Account()
+            self.account.create(self._account_config())
+            if s.register:
+                self._wait_registered()
+        except BaseException:
+            self.__exit__(None, None, None)
+            raise
+        return self
+
+    def _account_config(self) -> pj.AccountConfig:
+        s = self.settings
+        acfg = pj.AccountConfig()
+        acfg.idUri = f"sip:{s.user or 'callaudit'}@{s.domain or s.host}"
+        if s.register:
+            acfg.regConfig.registrarUri = s.uri("").replace("sip:@", "sip:")
+            acfg.regConfig.timeoutSec = 300
+        if s.user:
+            acfg.sipConfig.authCreds.append(pj.AuthCredInfo("digest", "*", s.user, 0, s.password))
+        acfg.callConfig.timerUse = pj.PJSUA_SIP_TIMER_INACTIVE  # a PBX refresh must not drop a listen-in
+        acfg.mediaConfig.lockCodecEnabled = False
+        acfg.mediaConfig.transportConfig.port = 0             # any free RTP port: many sessions at once
+        return acfg
+
+    def _wait_registered(self) -> None:
+        deadline = time.monotonic() + self.settings.connect_timeout
+        while not self.account.reg_done and time.monotonic() < deadline:
+            self.ep.libHandleEvents(20)
+        code = self.account.reg_code
+        if not self.account.reg_done or code // 100 != 2:
+            raise SipError("registration failed: " + failure_message(self.settings, "REGISTER", code,
+                                                                       self.account.reg_reason), code)
+
+    def dial(self, ext: str, mode: str = "listen", mic: Callable[[], bytes | None] | None = None) -> Spy:
+        """Start a spy call on extension `ext`; watch it with `pump` and `Spy.ended`."""
+        spy = Spy(self, ext, mode, mic)
+        prm = pj.CallOpParam(True)
+        prm.opt.audioCount, prm.opt.videoCount = 1, 0
+        self.calls.append(spy)
+        try:
+            spy.makeCall(self.settings.uri(spy.number), prm)
+        except pj.Error as e:
+            spy.ended_at, spy.code, spy.reason, spy.ended_by = time.monotonic(), 0, e.reason, "failed"
+        return spy
+
+    def pump(self, ms: int = 10) -> None:
+        """Run pjsua's events for up to `ms` and the watchdogs of every call."""
+        self.ep.libHandleEvents(ms)
+        now = time.monotonic()
+        for spy in self.calls:
+            spy.watch(now)
+
+    def __exit__(self, *exc) -> None:
+        if self.ep is None:
+            return
+        call = None
+        for call in self.calls:
+            call.hang_up("us")
+        deadline = time.monotonic() + 2.0
+        while any(not c.ended for c in self.calls) and time.monotonic() < deadline:
+            self.ep.libHandleEvents(20)
+        for call in self.calls:
+            call.release()
+        call = None  # no name may keep a Call alive past libDestroy: that aborts the process
+        self.calls.clear()
+        self.account = None
+        gc.collect()
+        self.ep.libDestroy()
+        self.ep = None
