@@ -59,7 +59,8 @@ def main() -> None:
             t0 = time.time()
             out = subprocess.run(CALLAUDIT + ["--config", str(cfg_path), "listen", "1042", "--no-audio",
                                               "--no-record", "--json"], cwd=ROOT, capture_output=True, text=True,
-                                 env={"PATH": "/usr/bin:/bin", "CALLAUDIT_SIP_PASSWORD": PASSWORD})
+                                 env={"PATH": "/usr/bin:/bin", "CALLAUDIT_SIP_PASSWORD": PASSWORD,
+                                      "CALLAUDIT_DB": str(tmp / "callaudit.db")})
         if out.returncode or not out.stdout.startswith("["):
             sys.exit(f"listen failed: {out.stdout[-1500:]} {out.stderr[-2000:]}")
         (s,) = json.loads(out.stdout)

@@ -109,7 +109,7 @@ class Sipp:
 
 def write_config(folder: Path, port: int, *, password: str = PASSWORD, transport: str = "udp",
                  agents: list[tuple[str, str, str]] = (), extra: str = "") -> Path:
-    """A callaudit.toml for a test: the SIPp PBX, a store and recordings in `folder`, a roster."""
+    """A callaudit.toml for a test: the SIPp PBX, recordings in `folder`, a roster (the store: run_cli)."""
     roster = "".join(f'\n[[roster.agents]]\nextension = "{e}"\nname = "{n}"\ndepartment = "{d}"\n'
                      for e, n, d in agents)
     text = f"""
@@ -125,9 +125,6 @@ connect_timeout = 3.0
 [listen]
 recordings = "{folder / 'recordings'}"
 supervisor = "test-supervisor"
-
-[store]
-db = "{folder / 'callaudit.db'}"
 {extra}
 {roster}
 """
@@ -139,7 +136,7 @@ db = "{folder / 'callaudit.db'}"
 def run_cli(config: Path, *args: str, timeout: float = 120, env: dict | None = None) -> subprocess.CompletedProcess:
     """callaudit in its own process: a pjsua2 abort must not take the test runner down."""
     e = {k: v for k, v in os.environ.items() if k not in ("CALLAUDIT_SIP_PASSWORD", "CALLAUDIT_DB")}
-    e.update(CALLAUDIT_CONFIG=str(config), **(env or {}))
+    e.update(CALLAUDIT_CONFIG=str(config), CALLAUDIT_DB=str(Path(config).parent / "callaudit.db"), **(env or {}))
     return subprocess.run(CALLAUDIT + list(args), cwd=ROOT, env=e, capture_output=True, text=True, timeout=timeout)
 
 
