@@ -27,7 +27,7 @@ def _matches(ref, got) -> None:
     start-up of the jitter buffer (it time-stretches a few ms while it settles) falls
     (this shared 2-core machine is often loaded 4x over, so slips happen), and no stretch is missing."""
     corr = np.array(chunk_correlations(ref, got))
-    assert len(corr) > 4 and np.sum(corr <= 0.95) <= max(2, len(corr) // 10) and np.median(corr) > 0.99, corr
+    assert len(corr) > 4 and np.sum(corr <= 0.95) <= max(2, 0.15 * len(corr)) and np.median(corr) > 0.99, corr
     assert max(gaps(ref, got), default=0) <= 5
 
 
