@@ -8,9 +8,11 @@ TEST_DEBS := postgresql sip-tester
 
 .PHONY: demo test deps models debs clean
 
+# The verdicts go to callaudit.db (SQLite) here; a second run finds them already scored.
 demo: deps models
 	$(BIN)/callaudit samples samples/
-	$(BIN)/callaudit score samples/*.wav
+	$(BIN)/callaudit batch samples/ --lang auto
+	$(BIN)/callaudit calls list
 
 test: deps models
 	$(BIN)/callaudit rules test

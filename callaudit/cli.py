@@ -265,6 +265,12 @@ from .cli_listen import listen as _listen, spot_check as _spot_check  # noqa: E4
 
 cli.add_command(_listen)
 cli.add_command(_spot_check)
+from .cli_store import batch, calls, db, worker  # noqa: E402  (call store, nightly batch, scale-out workers)
+
+cli.add_command(db)
+cli.add_command(batch)
+cli.add_command(worker)
+cli.add_command(calls)
 
 
 def _clock(seconds: float) -> str:

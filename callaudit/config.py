@@ -70,6 +70,20 @@ SCHEMA: dict[str, dict[str, tuple[type, Any, tuple | None]]] = {
         "rules": (str, "", None),             # a pack file; "" = the default pack for the language
         "flag_below": (float, 80.0, None),
     },
+    "store": {
+        "db": (str, "", None),                # "" = ./callaudit.db; a SQLite file path or a postgresql:// URL
+        "lease_seconds": (float, 30.0, None), # a claimed call returns to the queue this long after its worker dies
+        "poll_seconds": (float, 2.0, None),   # how often an idle worker looks for work
+        "max_attempts": (int, 5, None),       # claims of one call (workers died on it) before it is failed
+    },
+    "batch": {
+        "workers": (int, 1, None),            # worker processes, each loads the model once
+        "extensions": (list, [".wav", ".flac", ".ogg", ".opus", ".mp3"], None),
+        "patterns": (list, [], None),         # extra file-name regexes, tried before the built-in ones
+        "cdr": (list, [], None),              # CDR CSV files read besides those found next to recordings
+        "extension_pattern": (str, r"^\d{2,6}$", None),  # what an agent's extension looks like
+        "min_age_seconds": (float, 0.0, None),  # skip files modified more recently (still recording)
+    },
 }
 
 
@@ -95,12 +109,15 @@ class Config:
         return Config(values, self.source, self.extra)
 
 
-_TYPE_NAMES = {str: "a string", int: "an integer", float: "a number", bool: "true or false"}
+_TYPE_NAMES = {str: "a string", int: "an integer", float: "a number", bool: "true or false",
+               list: "a list of strings"}
 
 
 def _check(section: str, key: str, value: Any, where: str) -> Any:
     kind, _, choices = SCHEMA[section][key]
     ok = isinstance(value, kind) and not (kind is int and isinstance(value, bool))
+    if kind is list and ok:
+        ok = all(isinstance(v, str) for v in value)
     if kind is float and isinstance(value, int) and not isinstance(value, bool):
         value, ok = float(value), True
     if not ok:
@@ -111,7 +128,50 @@ def _check(section: str, key: str, value: Any, where: str) -> Any:
 
 
 def defaults() -> Config:
-    return Config({s: {k: spec[1] for k, spec in keys.items()} for s, keys in SCHEMA.items()})
+    return Config({s: {k: (list(spec[1]) if isinstance(spec[1], list) else spec[1]) for k, spec in keys.items()}
+                   for s, keys in SCHEMA.items()})
+
+
+ROSTER_FIELDS = {"extension": (str, int), "name": (str,), "department": (str,)}
+
+
+def _check_roster(table: Any, where: str) -> dict[str, Any]:
+    """[roster] agents = [{extension, name, department, ...}]: the known fields are type-checked and an
+    extension may appear once; other fields (email, team, ...) are kept for later stages."""
+    if not isinstance(table, dict):
+        raise CallauditError(f"{where}: roster must be a [roster] table")
+    for key in table:
+        if key != "agents":
+            raise CallauditError(f"{where}: unknown key [roster] {key}; known: agents")
+    agents = table.get("agents", [])
+    if not isinstance(agents, list):
+        raise CallauditError(f"{where}: [roster] agents must be a list of tables ([[roster.agents]])")
+    out, seen = [], {}
+    for i, agent in enumerate(agents, 1):
+        here = f"{where}: [roster] agent #{i}"
+        if not isinstance(agent, dict):
+            raise CallauditError(f"{here} must be a table with extension, name, department")
+        if "extension" not in agent:
+            raise CallauditError(f"{here} has no extension: every agent needs the extension they answer on")
+        for key, kinds in ROSTER_FIELDS.items():
+            value = agent.get(key)
+            if value is not None and (not isinstance(value, kinds) or isinstance(value, bool)):
+                raise CallauditError(f"{here}: {key} must be a string, got {value!r}")
+        ext = str(agent["extension"]).strip()
+        if not ext:
+            raise CallauditError(f"{here}: extension is empty")
+        if ext in seen:
+            raise CallauditError(f"{here}: extension {ext} is already agent #{seen[ext]}'s; each extension once")
+        seen[ext] = i
+        out.append({**agent, "extension": ext, "name": agent.get("name", ""),
+                    "department": agent.get("department", "")})
+    return {"agents": out}
+
+
+def roster(config: Config) -> dict[str, dict[str, Any]]:
+    """Extension -> agent ({extension, name, department, ...}) from the checked [roster]."""
+    return {a["extension"]: a for a in config.extra.get("roster", {}).get("agents", [])}
+
 
 
 def load(path: str | os.PathLike | None = None) -> Config:
@@ -132,8 +192,8 @@ def load(path: str | os.PathLike | None = None) -> Config:
     values = defaults().values
     extra: dict[str, Any] = {}
     for section, table in raw.items():
-        if section in ("roster",):  # free-form tables read by later stages
-            extra[section] = table
+        if section == "roster":  # a list of people, not settings: checked field by field
+            extra[section] = _check_roster(table, str(p))
             continue
         if section not in SCHEMA:
             raise CallauditError(f"{p}: unknown section [{section}]; known: {', '.join(SCHEMA)}")
