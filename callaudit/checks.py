@@ -55,10 +55,38 @@ class Judge:
 
     def check(self, rule: Rule, tl: Timeline) -> Finding:
         role_bound = rule.kind != "max-silence"
+        tx = tl.transcript
         if role_bound and not tl.roles_known:
+            if tx.roles == "uncertain":
+                return self._result(rule, None, None, "not evaluated: roles uncertain on this mono recording "
+                                                      f"(agent/customer confidence {tx.role_confidence or 0:.2f})")
             return self._result(rule, None, None, "not evaluated: agent and customer are not separated "
                                                   "on this mono recording")
-        return getattr(self, "_" + rule.kind.replace("-", "_"))(rule, tl)
+        if rule.kind == "overlap-count" and tx.overlap_reliability == "unmeasured":
+            return self._result(rule, None, None, "not evaluated: on this mono recording a speaker took over "
+                                                  "without a pause, and how long both talked at once cannot be "
+                                                  "measured from the mix")
+        finding = getattr(self, "_" + rule.kind.replace("-", "_"))(rule, tl)
+        if finding.passed is False and tx.overlap_reliability == "unmeasured":
+            return self._overlap_guard(rule, finding, tx.diarization.get("contested", ()))
+        return finding
+
+    def _overlap_guard(self, rule: Rule, finding: Finding, contested) -> Finding:
+        """On a mono mix, where one party took over without a pause both may have talked at once, and
+        there the mix loses words and may give them to the wrong voice: a fail that could rest on
+        that is not given."""
+        if rule.kind in ("phrase-required", "trigger-response"):
+            why = "the expected words may have been said while both talked at once, which a mono mix loses"
+        elif rule.kind in ("max-silence", "max-gap") and finding.at is not None and any(
+                finding.at - 10.0 <= t <= finding.at + 0.5 for t in contested):
+            why = "just before it both talked at once, where a mono mix may have lost the words announcing a hold"
+        elif rule.kind == "phrase-forbidden" and any(
+                q["start"] - 1.5 <= t <= q["end"] + 1.5 for q in finding.evidence for t in contested):
+            why = "the words were heard where both talked at once and may be the other party's"
+        else:
+            return finding
+        return Finding(finding.rule, finding.title, finding.severity, None, finding.at,
+                       f"not evaluated: {why} (heard: {finding.detail})", finding.evidence)
 
     def _result(self, rule: Rule, passed: bool | None, at: float | None, detail: str,
                 evidence: list[dict] | tuple = ()) -> Finding:

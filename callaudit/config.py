@@ -42,6 +42,11 @@ SCHEMA: dict[str, dict[str, tuple[type, Any, tuple | None]]] = {
     "company": {
         "name": (str, "", None),
     },
+    "diarization": {                          # mono recordings and listen-ins: who is agent, who customer
+        "enabled": (bool, True, None),
+        "min_separation": (float, 0.25, None),  # below: one voice (or two not told apart)
+        "min_confidence": (float, 0.6, None),   # below: "roles uncertain", role rules not evaluated
+    },
     "sip": {                                  # the PBX that `listen` and `spot-check` dial
         "host": (str, "", None),
         "port": (int, 5060, None),

@@ -15,6 +15,10 @@ def call_json(rec: Recording, tx: Transcript, agent: str | None = None) -> dict:
         "language": tx.language,
         "agent": agent,
         "channels": tx.channels,
+        "roles": tx.roles,
+        "role_confidence": tx.role_confidence,
+        "overlap_reliability": tx.overlap_reliability,
+        "diarization": tx.diarization or None,
     }
 
 

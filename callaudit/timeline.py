@@ -94,12 +94,15 @@ def _merge(spans: list[tuple[float, float]]) -> list[tuple[float, float]]:
 def build(tx: Transcript, hold_phrases: Phrases, threshold: float = 85.0) -> Timeline:
     """Derive the call's timeline from its transcript; `hold_phrases` announce a hold."""
     lang = tx.language if tx.language in ("ru", "en") else "en"
-    roles_known = tx.channels == "stereo"
+    # A mono call counts once its voices were separated and the agent recognised with confidence.
+    roles_known = tx.channels == "stereo" or tx.roles == "diarized"
     turns = tx.turns
     agent = [t for t in turns if t.speaker == "agent"]
     # On mono the speaker is unknown; a hold is still a hold whoever announced it (it is nearly
     # always the agent), and missing it would turn an announced hold into a false dead-air fail.
-    announcers = agent if roles_known else list(turns)
+    # On a diarized mono call a turn may go to the wrong voice where both talk at once: there too
+    # every turn may announce the hold.
+    announcers = agent if tx.channels == "stereo" else list(turns)
 
     holds = []
     for i, t in enumerate(announcers):

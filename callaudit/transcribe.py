@@ -7,7 +7,8 @@ ships inside faster-whisper), and a word survives only if it lies inside detecte
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from functools import lru_cache
 from pathlib import Path
 from typing import NamedTuple
 
@@ -31,7 +32,7 @@ class Word(NamedTuple):
 class Turn(NamedTuple):
     """One party speaking without a long pause. Times come from speech activity, not from Whisper."""
 
-    speaker: str  # "agent" | "customer" | "unknown" (mono: roles not separated)
+    speaker: str  # "agent" | "customer"; mono: "unknown" (one voice) or "speaker-1"/"speaker-2" (roles uncertain)
     start: float
     end: float
     text: str
@@ -49,6 +50,23 @@ class Transcript:
     channels: str  # "stereo" | "mono"
     duration: float
     model: dict
+    # Who is who: "channels" (one party per channel), "diarized" (mono, voices separated and the
+    # agent recognised with role_confidence >= the threshold), "uncertain" (mono, not sure: role
+    # rules are not evaluated) or "none" (mono, separation switched off).
+    roles: str = ""
+    role_confidence: float | None = None
+    # How far overlap figures can be trusted: "channels" (measured per channel), "no-overlap" (mono:
+    # every change of speaker had a pause), "unmeasured" (mono: a change without a pause, where an
+    # overlap may have happened and its length cannot be told from the mix), "none" (mono, no roles).
+    overlap_reliability: str = ""
+    diarization: dict = field(default_factory=dict)  # the figures behind the roles, for the call's data
+
+    def __post_init__(self):
+        stereo = self.channels == "stereo"
+        if not self.roles:
+            object.__setattr__(self, "roles", "channels" if stereo else "none")
+        if not self.overlap_reliability:
+            object.__setattr__(self, "overlap_reliability", "channels" if stereo else "none")
 
     def by(self, speaker: str) -> list[Turn]:
         return [t for t in self.turns if t.speaker == speaker]
@@ -155,6 +173,8 @@ class Transcriber:
                 raise CallauditError(f"config {self.config.source}: [audio] left and right name the same role; "
                                      "one channel must be the agent, the other the customer")
             channels_kind = "stereo"
+        elif self.config["diarization"]["enabled"]:
+            return self._mono(rec, lang)
         else:
             roles = {"unknown": 0}
             channels_kind = "mono"
@@ -182,3 +202,81 @@ class Transcriber:
         turns.sort(key=lambda t: (t.start, t.speaker))
         return Transcript(tuple(turns), activity, detected or "unknown", channels_kind,
                           round(rec.duration, 3), dict(self.info))
+
+    # ------------------------------------------------------------------ mono: two voices, one channel
+    def _mono(self, rec: Recording, lang: str | None) -> Transcript:
+        """A mono call (a recorder's mix, a ChanSpy listen-in): tell the voices apart, transcribe each,
+        recognise the agent, and label the turns only when sure (see diarize.py and roles.py)."""
+        from .diarize import diarize
+        from .roles import decide
+
+        tc, dc = self.config["transcription"], self.config["diarization"]
+        samples = np.ascontiguousarray(rec.channels[0])
+        spans = speech_activity(samples, tc["vad_threshold"], tc["min_silence"])
+        d = diarize(samples, spans, dc["min_separation"])
+        voices = dict(d.spans) if d.speakers == 2 else {"unknown": tuple(spans)}
+        # Each voice is transcribed in windows of its own speech, as each channel of a stereo call is:
+        # Whisper then hears one party per window (another's loud words nearby change what it writes),
+        # and the words it returns there are that voice's.
+        turns: list[Turn] = []
+        detected = lang
+        for voice, own in voices.items():
+            words, found = self._words(samples, list(own), detected)
+            detected = detected or found
+            turns += _voice_turns({voice: own}, [w for w in words if _inside(w, list(own))], samples,
+                                  tc["turn_gap"])
+        turns.sort(key=lambda t: (t.start, t.speaker))
+        language = detected or "unknown"
+        info = {"voices": d.speakers, "separation": d.separation, "contested": list(d.contested), **d.detail}
+        common = dict(language=language, channels="mono", duration=round(rec.duration, 3), model=dict(self.info))
+        if d.speakers < 2:
+            info["roles_why"] = "one voice only, or two voices too alike to tell apart"
+            return Transcript(tuple(turns), {"unknown": tuple(spans)}, roles="uncertain", role_confidence=0.0,
+                              overlap_reliability="none", diarization=info, **common)
+        rules = self.config["scoring"]["rules"]
+        cues = _cues(rules or None, language if language in ("ru", "en") else tc["language"],
+                     self.config["company"]["name"])
+        decision = decide({v: [(t.start, t.text) for t in turns if t.speaker == v] for v in d.spans},
+                          cues, d.separation)
+        info["role_evidence"] = decision.evidence
+        info["min_confidence"] = dc["min_confidence"]
+        sure = decision.agent is not None and decision.confidence >= dc["min_confidence"]
+        if sure:
+            names = {v: "agent" if v == decision.agent else "customer" for v in d.spans}
+        else:
+            names = {v: f"speaker-{v[1:]}" for v in d.spans}
+            info["roles_why"] = (f"role confidence {decision.confidence:.2f} below {dc['min_confidence']:g}"
+                                 if decision.agent else "no voice greets, names the company or announces a hold")
+        turns = [t._replace(speaker=names[t.speaker]) for t in turns]
+        return Transcript(tuple(turns), {names[v]: s for v, s in d.spans.items()},
+                          roles="diarized" if sure else "uncertain", role_confidence=decision.confidence,
+                          overlap_reliability="unmeasured" if d.contested else "no-overlap", diarization=info,
+                          **common)
+
+
+@lru_cache(maxsize=8)
+def _cues(rules: str | None, language: str, company: str):
+    """What identifies the agent: the greeting and hold phrases of the pack that will judge the call."""
+    from . import rulepack
+    from .roles import RoleCues
+
+    return RoleCues.from_pack(rulepack.load(Path(rules) if rules else rulepack.default_pack_path(language)), company)
+
+
+def _voice_turns(voices: dict[str, list[tuple[float, float]]], words: list[Word], samples: np.ndarray,
+                 turn_gap: float) -> list[Turn]:
+    """Turns of each voice from its speech stretches; each word goes to the turn it overlaps most."""
+    slots = [(v, s, e) for v, spans in voices.items() for s, e in group_turns(list(spans), turn_gap)]
+    if not slots:
+        return []
+    owner = [max(range(len(slots)), key=lambda k: _overlap(w, *slots[k][1:])) for w in words]
+    turns = []
+    for k, (voice, start, end) in enumerate(slots):
+        mine = tuple(w for w, o in zip(words, owner) if o == k)
+        if not mine:
+            continue  # a cough or line noise: speech activity, but no words
+        seg = samples[int(start * RATE):int(end * RATE)]
+        turns.append(Turn(voice, round(start, 3), round(end, 3), " ".join(w.text for w in mine), mine,
+                          round(loudness_db(seg), 2)))
+    turns.sort(key=lambda t: (t.start, t.speaker))
+    return turns
