@@ -71,26 +71,33 @@ def load(path: str | Path) -> Recording:
     import av  # deferred: only decoding needs FFmpeg
 
     path = Path(path)
-    if not path.exists():
-        raise CallauditError(f"{path}: no such file")
-    if path.is_dir():
-        raise CallauditError(f"{path}: is a folder, not a recording")
-    size = path.stat().st_size
-    if size == 0:
-        raise CallauditError(f"{path}: empty file (0 bytes): nothing was recorded")
-    with open(path, "rb") as f:
-        head = f.read(12)
-    _check_wav(path, head, size)
+    try:  # recorders often write files only their own user may read
+        if not path.exists():
+            raise CallauditError(f"{path}: no such file")
+        if path.is_dir():
+            raise CallauditError(f"{path}: is a folder, not a recording")
+        size = path.stat().st_size
+        if size == 0:
+            raise CallauditError(f"{path}: empty file (0 bytes): nothing was recorded")
+        with open(path, "rb") as f:
+            head = f.read(12)
+        _check_wav(path, head, size)
+    except OSError as e:
+        raise CallauditError(f"{path}: cannot read it ({e.strerror or e}): check its permissions") from None
+    chunks: list[np.ndarray] = []
     try:
         with av.open(str(path), metadata_errors="ignore") as container:
             if not container.streams.audio:
                 raise CallauditError(f"{path}: holds no audio stream: not a recording")
             stream = container.streams.audio[0]
             n_in = stream.codec_context.channels or 1
+            if n_in > 2:  # which two channels hold the parties is a guess, and the others would be lost
+                raise CallauditError(f"{path}: {n_in} channels; callaudit reads mono or stereo recordings "
+                                     "(one party per channel): keep the two parties' channels, e.g. "
+                                     "`sox IN OUT remix 1 2`")
             source_rate = stream.codec_context.sample_rate or 0
-            layout = "mono" if n_in == 1 else ("stereo" if n_in == 2 else None)
+            layout = "mono" if n_in == 1 else "stereo"
             resampler = av.AudioResampler(format="fltp", layout=layout, rate=RATE)
-            chunks = []
             for frame in container.decode(stream):
                 frame.pts = None
                 for out in resampler.resample(frame):
@@ -100,6 +107,10 @@ def load(path: str | Path) -> Recording:
     except CallauditError:
         raise
     except (av.error.InvalidDataError, av.error.EOFError, ValueError) as e:
+        if chunks:  # audio decoded until here: the file is a recording, damaged or cut short
+            done = sum(c.shape[1] for c in chunks) / RATE
+            raise CallauditError(f"{path}: damaged audio after {done:.1f} s ({e.__class__.__name__}): the "
+                                 "recording is cut short or corrupt, copy it again from the recorder") from None
         raise CallauditError(f"{path}: not a readable audio file ({e.__class__.__name__}): "
                              "check that it is a WAV, FLAC, OGG/Opus or MP3 recording") from None
     except av.error.FFmpegError as e:

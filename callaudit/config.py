@@ -16,6 +16,9 @@ from typing import Any
 from .errors import CallauditError
 
 LANGUAGES = ("ru", "en", "auto")
+# CTranslate2's types; any other fails only when the model loads, and reads like a damaged model then.
+COMPUTE_TYPES = ("int8", "int8_float32", "int8_float16", "int8_bfloat16", "int16", "float32", "float16",
+                 "bfloat16", "auto", "default")
 ROLES = ("agent", "customer")
 
 # section -> key -> (type, default, choices or None)
@@ -27,7 +30,7 @@ SCHEMA: dict[str, dict[str, tuple[type, Any, tuple | None]]] = {
         "beam_size": (int, 1, None),
         "batched": (bool, True, None),
         "batch_size": (int, 8, None),
-        "compute_type": (str, "int8", None),
+        "compute_type": (str, "int8", COMPUTE_TYPES),
     },
     "transcription": {
         "language": (str, "ru", LANGUAGES),
@@ -114,6 +117,14 @@ class Config:
         return Config(values, self.source, self.extra)
 
 
+# section -> key -> (lowest, highest or None): outside these a value crashes the model or, worse, silently
+# hears nothing (vad_threshold 1.5: no speech at all, every call dead air).
+LIMITS: dict[str, dict[str, tuple[float, float | None]]] = {
+    "model": {"threads": (1, None), "beam_size": (1, 20), "batch_size": (1, None)},
+    "transcription": {"vad_threshold": (0.01, 0.99), "min_silence": (0.0, 10.0), "turn_gap": (0.0, 60.0)},
+    "scoring": {"flag_below": (0.0, 100.0)},
+}
+
 _TYPE_NAMES = {str: "a string", int: "an integer", float: "a number", bool: "true or false",
                list: "a list of strings"}
 
@@ -129,6 +140,10 @@ def _check(section: str, key: str, value: Any, where: str) -> Any:
         raise CallauditError(f"{where}: [{section}] {key} must be {_TYPE_NAMES[kind]}, got {value!r}")
     if choices and value not in choices:
         raise CallauditError(f"{where}: [{section}] {key} must be one of {', '.join(choices)}, got {value!r}")
+    low, high = LIMITS.get(section, {}).get(key, (None, None))
+    if (low is not None and value < low) or (high is not None and value > high):
+        span = f"between {low:g} and {high:g}" if high is not None else f"at least {low:g}"
+        raise CallauditError(f"{where}: [{section}] {key} must be {span}, got {value!r}")
     return value
 
 
@@ -190,6 +205,10 @@ def load(path: str | os.PathLike | None = None) -> Config:
         raw = tomllib.loads(p.read_text(encoding="utf-8"))
     except FileNotFoundError:
         raise CallauditError(f"config file {p} not found: check --config or CALLAUDIT_CONFIG") from None
+    except IsADirectoryError:  # e.g. a folder ./callaudit.toml, which no option check sees
+        raise CallauditError(f"config file {p} is a folder: name a TOML file") from None
+    except OSError as e:
+        raise CallauditError(f"config file {p}: cannot read it ({e.strerror})") from None
     except UnicodeDecodeError:
         raise CallauditError(f"config file {p} is not UTF-8 text: save it as UTF-8") from None
     except tomllib.TOMLDecodeError as e:

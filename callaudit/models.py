@@ -8,6 +8,7 @@ file against the digest pinned here, so a tampered or truncated download never b
 
 from __future__ import annotations
 
+import difflib
 import hashlib
 import os
 import shutil
@@ -121,9 +122,12 @@ def resolve(name_or_path: str, models_dir: Path | None = None) -> Path:
             raise CallauditError(f"model folder {folder} has no tokenizer.json: "
                                  "copy the model's tokenizer.json beside model.bin")
         return folder
+    # A typo of a catalog name is the usual cause: say which model to install.
+    guess = (difflib.get_close_matches(name_or_path, CATALOG, n=1, cutoff=0.5) or ["base"])[0]
     raise CallauditError(
         f"model '{name_or_path}' is neither a known model ({', '.join(CATALOG)}) nor a folder "
-        "holding model.bin and config.json: name one of those, or a CTranslate2 Whisper folder"
+        f"holding model.bin and config.json: run `callaudit models install {guess}` and name it, "
+        "or name a CTranslate2 Whisper folder"
     )
 
 

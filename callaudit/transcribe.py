@@ -132,8 +132,11 @@ class Transcriber:
             self.model = WhisperModel(str(self.model_path), device="cpu", compute_type=mc["compute_type"],
                                       cpu_threads=mc["threads"], local_files_only=True)
         except Exception as e:  # a broken folder shows up as many different errors in ctranslate2
-            raise CallauditError(f"model {self.model_path}: cannot load ({e}); "
-                                 f"reinstall it with `callaudit models install {mc['name']}`") from None
+            # Only a catalog model can be reinstalled; a folder named by path must be copied again.
+            fix = (f"reinstall it with `callaudit models install {mc['name']}`" if mc["name"] in models.CATALOG
+                   else "copy the model folder again")
+            reason = " ".join(str(e).split())  # one line, whatever ctranslate2 printed
+            raise CallauditError(f"model {self.model_path}: cannot load ({reason}); {fix}") from None
         self.multilingual = self.model.model.is_multilingual
         self.pipeline = BatchedInferencePipeline(self.model) if mc["batched"] else None
         self.info = {"name": mc["name"], "path": str(self.model_path), "engine": "faster-whisper",
