@@ -3,8 +3,8 @@
 SHELL := /bin/bash
 VENV := .venv
 BIN := $(VENV)/bin
-DEBS := asterisk-core-sounds-ru-wav asterisk-core-sounds-en-wav sox libsox-fmt-mp3 ffmpeg libportaudio2
-TEST_DEBS := postgresql sip-tester
+DEBS := asterisk-core-sounds-ru-wav asterisk-core-sounds-en-wav sox libsox-fmt-mp3 ffmpeg fonts-dejavu-core libportaudio2
+TEST_DEBS := postgresql sip-tester chromium poppler-utils
 
 .PHONY: demo test deps models debs clean
 
@@ -13,6 +13,7 @@ demo: deps models
 	$(BIN)/callaudit samples samples/
 	$(BIN)/callaudit batch samples/ --lang auto
 	$(BIN)/callaudit calls list
+	$(BIN)/callaudit report --period 2026-11 -o report.html
 
 test: deps models
 	$(BIN)/callaudit rules test

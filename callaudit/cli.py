@@ -106,7 +106,10 @@ def transcribe(ctx: click.Context, files: tuple[str, ...], lang: str | None, mod
     from .contract import call_json, transcript_json
     from .transcribe import Transcriber
 
+    from .redact import Redactor
+
     cfg = _config(ctx).with_overrides(model__name=model, transcription__language=lang)
+    redactor = Redactor.from_config(cfg)
     transcriber = Transcriber(cfg)
     failed, results = 0, []
     for f in files:
@@ -118,11 +121,12 @@ def transcribe(ctx: click.Context, files: tuple[str, ...], lang: str | None, mod
             click.echo(f"callaudit: error: {e}", err=True)
             continue
         if as_json:
-            results.append({"call": call_json(rec, tx), "transcript": transcript_json(tx), "model": tx.model})
+            transcript = [{**t, "text": redactor.text(t["text"])} for t in transcript_json(tx)]
+            results.append({"call": call_json(rec, tx), "transcript": transcript, "model": tx.model})
         else:
             click.echo(f"== {f}  ({tx.duration:.1f} s, {tx.channels}, {tx.language})")
             for t in tx.turns:
-                click.echo(f"[{_clock(t.start)}-{_clock(t.end)}] {t.speaker:8} {t.text}")
+                click.echo(f"[{_clock(t.start)}-{_clock(t.end)}] {t.speaker:8} {redactor.text(t.text)}")
     if as_json:
         click.echo(json.dumps(results[0] if len(files) == 1 and results else results, ensure_ascii=False, indent=2))
     if failed:
@@ -142,12 +146,15 @@ def score(ctx: click.Context, files: tuple[str, ...], lang: str | None, rules: s
     from .pipeline import Scorer
     from .scorecard import print_scorecard
 
+    from .redact import Redactor, redact_result
+
     cfg = _config(ctx).with_overrides(model__name=model, transcription__language=lang)
+    redactor = Redactor.from_config(cfg)
     scorer = Scorer(cfg, rules)
     failed, results = 0, []
     for f in files:
         try:
-            result = scorer.score_file(f)
+            result = redact_result(scorer.score_file(f), redactor)
         except CallauditError as e:
             failed += 1
             click.echo(f"callaudit: error: {e}", err=True)
@@ -271,6 +278,10 @@ cli.add_command(db)
 cli.add_command(batch)
 cli.add_command(worker)
 cli.add_command(calls)
+from .cli_hr import appeal, calibrate, report, review  # noqa: E402  (HR: reports, reviews, calibration)
+
+for _command in (report, review, appeal, calibrate):
+    cli.add_command(_command)
 
 
 def _clock(seconds: float) -> str:

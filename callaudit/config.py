@@ -78,6 +78,17 @@ SCHEMA: dict[str, dict[str, tuple[type, Any, tuple | None]]] = {
         "rules": (str, "", None),             # a pack file; "" = the default pack for the language
         "flag_below": (float, 80.0, None),
     },
+    "redaction": {                            # masking numbers in every transcript shown or exported
+        "enabled": (bool, True, None),
+        "kinds": (list, ["card", "phone", "passport"], None),
+        "min_digits": (int, 7, None),         # shorter runs of digits (amounts, times) stay readable
+        "patterns": (list, [], None),         # extra regular expressions to mask
+    },
+    "policy": {                               # the disciplinary ladder HR reports recommend from
+        "window_days": (int, 90, None),       # offences older than this no longer count
+        "severities": (list, ["major", "critical"], None),  # which failed findings are offences
+        "ladder": (list, ["verbal warning", "written reprimand", "final warning"], None),
+    },
     "store": {
         "db": (str, "", None),                # "" = ./callaudit.db; a SQLite file path or a postgresql:// URL
         "lease_seconds": (float, 30.0, None), # a claimed call returns to the queue this long after its worker dies
@@ -191,7 +202,6 @@ def _check_roster(table: Any, where: str) -> dict[str, Any]:
 def roster(config: Config) -> dict[str, dict[str, Any]]:
     """Extension -> agent ({extension, name, department, ...}) from the checked [roster]."""
     return {a["extension"]: a for a in config.extra.get("roster", {}).get("agents", [])}
-
 
 
 def load(path: str | os.PathLike | None = None) -> Config:
