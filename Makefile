@@ -13,6 +13,7 @@ demo: deps models
 	$(BIN)/callaudit samples samples/
 	$(BIN)/callaudit batch samples/ --lang auto
 	$(BIN)/callaudit calls list
+	@for f in samples/*.wav; do $(BIN)/callaudit calls show $$(sha256sum "$$f" | cut -c1-16); done
 	$(BIN)/callaudit report --period 2026-11 -o report.html
 
 test: deps models

