@@ -175,7 +175,8 @@ class Judge:
                 [span(s.start, s.end, f"{s.seconds:.1f} s of silence") for s in bad])
         longest = max(tl.silences, key=lambda s: s.seconds, default=None)
         return self._result(rule, True, longest.start if longest else None,
-                            f"longest silence {longest.seconds:.1f} s" if longest else "no silence")
+                            f"longest silence {longest.seconds:.1f} s"
+                            + (" (an announced hold)" if longest.on_hold else "") if longest else "no silence")
 
     def _overlap_count(self, rule: Rule, tl: Timeline) -> Finding:
         p = rule.params

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import sys
+
 from rich.console import Console
 from rich.table import Table
 
@@ -9,7 +11,8 @@ MARK = {"passed": "[green]pass[/]", "failed": "[red]FAIL[/]", "not evaluated": "
 
 
 def print_scorecard(result: dict, console: Console | None = None) -> None:
-    console = console or Console(highlight=False)
+    # Piped output (a log, `make demo`) gets a wide table instead of rich's 80-column default.
+    console = console or Console(highlight=False, width=None if sys.stdout.isatty() else 130)
     call = result["call"]
     flag = "[bold red]FLAGGED[/] " + "; ".join(result["flag_reasons"]) if result["flagged"] else "[green]ok[/]"
     console.print(f"\n[bold]{call['file']}[/]  {call['duration']:.1f} s, {call['channels']}, {call['language']}, "
