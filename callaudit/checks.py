@@ -38,6 +38,10 @@ def quote(turn: Turn, first: int | None = None, last: int | None = None) -> dict
             "start": round(max(turn.start, ws[0].start), 3), "end": round(min(turn.end, ws[-1].end), 3)}
 
 
+# Whisper's probability for a word; below this the word was heard too unclearly to fail anyone on.
+UNCLEAR = 0.4
+
+
 def span(start: float, end: float, what: str) -> dict:
     return {"speaker": None, "quote": what, "start": round(start, 3), "end": round(end, 3)}
 
@@ -93,6 +97,17 @@ class Judge:
         return Finding(rule.id, rule.title, rule.severity, passed, None if at is None else round(at, 3),
                        detail, tuple(evidence))
 
+    def _fail_on_words(self, rule: Rule, at: float | None, detail: str, evidence, words) -> Finding:
+        """A fail that rests on what was or was not said is given only when Whisper heard those words
+        clearly: a misheard apology must not become a failed conflict-handling rule."""
+        weak = min(words, key=lambda w: w.probability, default=None)
+        if weak is not None and weak.probability < UNCLEAR:
+            return self._result(rule, None, at, f"not evaluated: the words this verdict rests on were heard "
+                                                f"unclearly («{weak.text}» at {weak.start:.1f} s, confidence "
+                                                f"{weak.probability:.2f}); a person should listen (heard: {detail})",
+                                evidence)
+        return self._result(rule, False, at, detail, evidence)
+
     def _hit(self, phrases: Phrases, turn: Turn, tl: Timeline, rule: Rule):
         return find(phrases, tl.tokens(turn, phrases.stemmed), rule.fuzzy)
 
@@ -112,16 +127,16 @@ class Judge:
         if not hits:
             where = {"start": "first", "end": "last", "any": ""}[p["position"]]
             n = f"{where} {len(window)} " if where else ""
-            return self._result(rule, False, window[0].start if p["position"] == "start" else window[-1].start,
-                                f"none of the expected phrases in the {p['speaker']}'s {n}turns",
-                                [quote(t) for t in window])
+            return self._fail_on_words(rule, window[0].start if p["position"] == "start" else window[-1].start,
+                                       f"none of the expected phrases in the {p['speaker']}'s {n}turns",
+                                       [quote(t) for t in window], [w for t in window for w in t.words])
         turn, hit = hits[0]
         evidence = [quote(turn, hit.first, hit.last)]
         if p["require_company"] and self.company:
             named = [(t, h) for t in window if (h := self._hit(self.company_phrase, t, tl, rule))]
             if not named:
-                return self._result(rule, False, turn.start, f"the company name «{self.company}» was not said",
-                                    evidence)
+                return self._fail_on_words(rule, turn.start, f"the company name «{self.company}» was not said",
+                                           evidence, [w for t in window for w in t.words])
             evidence.append(quote(named[0][0], named[0][1].first, named[0][1].last))
         return self._result(rule, True, turn.start, f"said «{hit.phrase}»", evidence)
 
@@ -133,17 +148,18 @@ class Judge:
                 continue
             hit = self._hit(rule.compiled["phrases"], t, tl, rule)
             if hit:
-                found.append((t, quote(t, hit.first, hit.last), hit.phrase))
+                found.append((t, quote(t, hit.first, hit.last), hit.phrase, t.words[hit.first:hit.last + 1]))
                 continue
             text = normalise(t.text)
             for pat in rule.compiled["patterns"]:
                 if pat.search(text):
-                    found.append((t, quote(t), pat.pattern))
+                    found.append((t, quote(t), pat.pattern, t.words))
                     break
         if found:
-            return self._result(rule, False, found[0][0].start,
-                                "; ".join(f"«{q['quote']}» at {q['start']:.1f} s (matches «{ph}»)"
-                                          for _, q, ph in found), [q for _, q, _ in found])
+            return self._fail_on_words(rule, found[0][0].start,
+                                       "; ".join(f"«{q['quote']}» at {q['start']:.1f} s (matches «{ph}»)"
+                                                 for _, q, ph, _ in found), [q for _, q, _, _ in found],
+                                       [w for *_, ws in found for w in ws])
         return self._result(rule, True, None, "no forbidden phrase")
 
     def _max_gap(self, rule: Rule, tl: Timeline) -> Finding:
@@ -219,11 +235,14 @@ class Judge:
             if len(found) == len(groups):
                 answered.append((t, q, found))
             else:
-                missed.append((t, q, why))
+                missed.append((t, q, why, window))
         if missed:
-            return self._result(rule, False, missed[0][0].start,
-                                "; ".join(f"{why} at {t.start:.1f} s got no proper response" for t, _, why in missed),
-                                [q for _, q, _ in missed])
+            # The evidence shows what was said instead of the expected response.
+            return self._fail_on_words(rule, missed[0][0].start,
+                                       "; ".join(f"{why} at {t.start:.1f} s got no proper response"
+                                                 for t, _, why, _ in missed),
+                                       [e for _, q, _, window in missed for e in [q, *map(quote, window)]],
+                                       [w for t, _, _, window in missed for turn in (t, *window) for w in turn.words])
         return self._result(rule, True, answered[0][0].start,
                             f"{len(answered)} occasion(s), each answered",
                             [e for _, q, found in answered for e in [q, *found]])

@@ -194,3 +194,42 @@ def test_forbidden_phrases_compare_plain_words_so_a_promise_is_not_a_brush_off()
     assert hit(["перезвоните позже"], "Перезвоните позже.", "ru", 90, stem=False)
     assert not hit(["перезвоните позже"], "Я перезвоню вам позже.", "ru", 90, stem=False)
     assert not hit(["call back later"], "I'll call you back later.", "en", 90, stem=False)
+
+
+# ------------------------------------------------------------------ unclear speech never fails anyone
+def _judge_with_confidence(rule_id: str, turns: tuple, unsure: tuple[int, int] | None):
+    """Judge `turns` with one rule of the English pack; `unsure` = (turn, word) Whisper was unsure of."""
+    import dataclasses
+
+    from callaudit import timeline
+    from callaudit.checks import Judge
+    from callaudit.rulepack import Example
+    from callaudit.scoring import example_transcript
+
+    pack = rulepack.load(ROOT / "rules/client-service.en.toml")
+    tx = example_transcript(Example("fail", turns), "en")
+    if unsure:
+        ti, wi = unsure
+        ts = list(tx.turns)
+        ws = list(ts[ti].words)
+        ws[wi] = ws[wi]._replace(probability=0.2)
+        ts[ti] = ts[ti]._replace(words=tuple(ws))
+        tx = dataclasses.replace(tx, turns=tuple(ts))
+    return Judge(pack).check(pack.rule(rule_id), timeline.build(tx, pack.hold_phrases, pack.fuzzy))
+
+
+def test_a_missing_apology_heard_unclearly_is_not_evaluated_not_failed():
+    turns = (("customer", 1.0, 3.0, "This is outrageous!"), ("agent", 3.5, 5.0, "So you're having problems."))
+    assert _judge_with_confidence("conflict-handling", turns, None).passed is False
+    unclear = _judge_with_confidence("conflict-handling", turns, (1, 0))
+    assert unclear.passed is None
+    assert "heard unclearly («So» at 3.5 s, confidence 0.20)" in unclear.detail
+
+
+def test_a_forbidden_phrase_heard_unclearly_is_not_evaluated_not_failed():
+    turns = (("agent", 1.0, 3.0, "Please call back later."),)
+    assert _judge_with_confidence("forbidden-phrases", turns, None).passed is False
+    assert _judge_with_confidence("forbidden-phrases", turns, (0, 2)).passed is None
+    # An unsure word outside the matched phrase does not matter.
+    turns = (("agent", 1.0, 3.0, "Umm please call back later."),)
+    assert _judge_with_confidence("forbidden-phrases", turns, (0, 0)).passed is False
