@@ -20,39 +20,13 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import re
 import subprocess
 import sys
 import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
-NUMBER_WORDS = set("ноль один одна два две три четыре пять шесть семь восемь девять десять "
-                   "zero one two three four five six seven eight nine ten".split())
 REPLIES = ("auth-thankyou", "check-number-dial-again", "please-try-again", "sorry")
-# The packages' texts misspell a few words the voice says correctly (as tests/test_transcribe.py).
-REFERENCE_FIXES = {"что бы": "чтобы", "по этому": "поэтому"}
-
-
-def sentences(lang: str) -> list[str]:
-    """Prompts whose text is a plain sentence a person could say on a call: no digits, tones,
-    spelled letters, brand names or ellipses (their texts would not be comparable word for word)."""
-    from callaudit import samples
-    from callaudit.matching import normalise
-
-    seen, out = set(), []
-    for name, text in sorted(samples.texts(lang).items()):
-        if "/" in name or not (samples.SOUNDS / lang / f"{name}.wav").exists():
-            continue
-        if re.search(r"[\[\]\d«»*…@(–]|\.\.|\s-\s", text) or (lang == "ru" and re.search(r"[a-zA-Z]", text)):
-            continue
-        words = normalise(text).split()
-        spelled = sum(len(w) <= 2 for w in words) > len(words) / 2  # "Д А Х Д И", "M I S D N"
-        if not 4 <= len(words) <= 14 or spelled or NUMBER_WORDS & set(words) or normalise(text) in seen:
-            continue
-        seen.add(normalise(text))
-        out.append(name)
-    return out
 
 
 def build_call(lang: str, folder: Path) -> tuple[Path, Path]:
@@ -60,7 +34,7 @@ def build_call(lang: str, folder: Path) -> tuple[Path, Path]:
     from callaudit.samples import say
 
     lines = []
-    for i, name in enumerate(sentences(lang)):
+    for i, name in enumerate(samples.plain_sentences(lang)):
         lines.append(say("agent", name, gap=1.0))
         if i % 4 == 3:
             lines.append(say("customer", REPLIES[(i // 4) % len(REPLIES)], gap=0.8))
@@ -119,15 +93,13 @@ def run_variant(variant: str, wav: Path, lang: str) -> dict:
     return result
 
 
-def wer(reference: str, hypothesis: str) -> float:
+def wer(reference: str, hypothesis: str, lang: str) -> float:
     import jiwer
 
     from callaudit.matching import normalise
+    from callaudit.samples import reference_text
 
-    reference = normalise(reference)
-    for wrong, right in REFERENCE_FIXES.items():
-        reference = re.sub(rf"\b{wrong}\b", right, reference)
-    return jiwer.wer(reference, normalise(hypothesis))
+    return jiwer.wer(reference_text(reference, lang), normalise(hypothesis))
 
 
 def main() -> None:
@@ -156,10 +128,10 @@ def main() -> None:
         speech = sum(p["end"] - p["start"] for p in placed)
         for variant in ("callaudit", "plain"):
             r = run_variant(variant, wav, lang)
-            agent = f"{wer(ref_agent, r['agent']):9.1%}" if r["agent"] is not None else f"{'-':>9}"
+            agent = f"{wer(ref_agent, r['agent'], lang):9.1%}" if r["agent"] is not None else f"{'-':>9}"
             print(f"{lang:4} {variant:10} {r['duration']:8.1f} {speech:8.1f} {r['setup']:6.1f} {r['seconds']:7.1f} "
                   f"{r['seconds'] / r['duration']:6.3f} {r['cpu'] / r['duration']:7.3f} {r['peak_rss_mb']:7.0f}MB "
-                  f"{wer(ref_all, r['all']):8.1%} {agent}  {r['settings']}", flush=True)
+                  f"{wer(ref_all, r['all'], lang):8.1%} {agent}  {r['settings']}", flush=True)
     print(f"load average at the end {os.getloadavg()[0]:.1f}")
 
 if __name__ == "__main__":

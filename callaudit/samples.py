@@ -9,6 +9,7 @@ says, so that tests can compare what callaudit hears with the truth.
 from __future__ import annotations
 
 import gzip
+import re
 import wave
 from dataclasses import dataclass
 from functools import lru_cache
@@ -84,6 +85,43 @@ def prompt(lang: str, name: str) -> np.ndarray:
     x = x[max(0, loud[0] - 1) * frame:(loud[-1] + 2) * frame]
     rms = np.sqrt(np.mean(x ** 2))
     return x * (10 ** (LEVEL_DB / 20) / rms)
+
+
+NUMBER_WORDS = set("ноль один одна два две три четыре пять шесть семь восемь девять десять "
+                   "zero one two three four five six seven eight nine ten".split())
+# The packages' texts misspell a few words the voice says correctly; Whisper writes them correctly.
+REFERENCE_FIXES = {"ru": {"что бы": "чтобы", "по этому": "поэтому"}, "en": {}}
+
+
+def plain_sentences(lang: str) -> list[str]:
+    """Prompts whose text is a plain sentence a person could say on a call: no digits or number
+    words, tones, spelled letters, brand names, ellipses or quotes, 4 to 14 words, each text once.
+    Their texts can be compared word for word with a transcript (WER)."""
+    from .matching import normalise
+
+    seen, out = set(), []
+    for name, text in sorted(texts(lang).items()):
+        if "/" in name or not (SOUNDS / lang / f"{name}.wav").exists():
+            continue
+        if re.search(r"[\[\]\d«»*…@(–]|\.\.|\s-\s", text) or (lang == "ru" and re.search(r"[a-zA-Z]", text)):
+            continue
+        words = normalise(text).split()
+        spelled = sum(len(w) <= 2 for w in words) > len(words) / 2  # "Д А Х Д И", "M I S D N"
+        if not 4 <= len(words) <= 14 or spelled or NUMBER_WORDS & set(words) or normalise(text) in seen:
+            continue
+        seen.add(normalise(text))
+        out.append(name)
+    return out
+
+
+def reference_text(text: str, lang: str) -> str:
+    """A prompt text normalised for WER, with the packages' misspellings corrected."""
+    from .matching import normalise
+
+    text = normalise(text)
+    for wrong, right in REFERENCE_FIXES[lang].items():
+        text = re.sub(rf"\b{wrong}\b", right, text)
+    return text
 
 
 def render(lines: list[Line], lang: str, tail: float = 1.5, seed: int = 0) -> tuple[np.ndarray, list[Placed]]:

@@ -22,6 +22,7 @@ import pytest
 from callaudit import audio, samples
 from callaudit.errors import CallauditError
 from callaudit.samples import say
+from clihelp import one_error_line
 
 CALLAUDIT = str(Path(sys.executable).with_name("callaudit"))  # the installed command a user runs
 
@@ -38,18 +39,6 @@ def callaudit(*args: str, cwd: Path | None = None) -> subprocess.CompletedProces
     env = {k: v for k, v in os.environ.items() if k not in ("CALLAUDIT_CONFIG", "CALLAUDIT_MODELS")}
     return subprocess.run([CALLAUDIT, *map(str, args)], capture_output=True, text=True, timeout=180,
                           cwd=cwd or tempfile.gettempdir(), env=env)
-
-
-def one_error_line(proc: subprocess.CompletedProcess, *must_contain: str) -> str:
-    """Exactly one line on stderr, callaudit's own, and a non-zero exit: never a traceback."""
-    assert proc.returncode != 0, proc.stdout
-    assert "Traceback" not in proc.stderr, proc.stderr
-    lines = proc.stderr.strip().splitlines()
-    assert len(lines) == 1, proc.stderr
-    assert lines[0].startswith("callaudit: error: "), lines[0]
-    for text in must_contain:
-        assert text in lines[0], f"{text!r} not in {lines[0]!r}"
-    return lines[0]
 
 
 @pytest.fixture(scope="module")

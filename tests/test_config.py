@@ -10,11 +10,10 @@ import tomllib
 from pathlib import Path
 
 import pytest
-from click.testing import CliRunner
 
 from callaudit import config
-from callaudit.cli import cli
 from callaudit.errors import CallauditError
+from clihelp import one_error_line, run
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -25,22 +24,6 @@ def clean_env(tmp_path, monkeypatch):
     monkeypatch.delenv("CALLAUDIT_CONFIG", raising=False)
     monkeypatch.delenv("CALLAUDIT_MODELS", raising=False)
     monkeypatch.chdir(tmp_path)
-
-
-def run(*args: str, env: dict | None = None):
-    # catch_exceptions=False: a traceback fails the test instead of hiding in result.exception.
-    return CliRunner().invoke(cli, list(args), env=env, catch_exceptions=False)
-
-
-def one_error_line(result, *must_contain: str) -> str:
-    """The user sees exactly one line on stderr, callaudit's error line, and a non-zero exit."""
-    assert result.exit_code != 0, result.output
-    lines = result.stderr.strip().splitlines()
-    assert len(lines) == 1, result.stderr
-    assert lines[0].startswith("callaudit: error: "), lines[0]
-    for text in must_contain:
-        assert text in lines[0], f"{text!r} not in {lines[0]!r}"
-    return lines[0]
 
 
 BAD_CONFIGS = {

@@ -14,11 +14,10 @@ import zipfile
 from pathlib import Path
 
 import pytest
-from click.testing import CliRunner
 
 from callaudit import models, samples
-from callaudit.cli import cli
 from callaudit.errors import CallauditError
+from clihelp import one_error_line, run
 
 CALLAUDIT = [str(Path(sys.executable).with_name("callaudit"))]  # the installed command a user runs
 
@@ -28,20 +27,6 @@ def clean_env(tmp_path, monkeypatch):
     monkeypatch.delenv("CALLAUDIT_CONFIG", raising=False)
     monkeypatch.delenv("CALLAUDIT_MODELS", raising=False)
     monkeypatch.chdir(tmp_path)
-
-
-def run(*args: str, env: dict | None = None):
-    return CliRunner().invoke(cli, list(args), env=env, catch_exceptions=False)
-
-
-def one_error_line(result, *must_contain: str) -> str:
-    assert result.exit_code != 0, result.output
-    lines = result.stderr.strip().splitlines()
-    assert len(lines) == 1, result.stderr
-    assert lines[0].startswith("callaudit: error: "), lines[0]
-    for text in must_contain:
-        assert text in lines[0], f"{text!r} not in {lines[0]!r}"
-    return lines[0]
 
 
 def sha256(path: Path) -> str:

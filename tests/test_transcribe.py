@@ -6,7 +6,6 @@ so every check compares with the truth. The model is the real base model, loaded
 
 from __future__ import annotations
 
-import re
 
 import jiwer
 import numpy as np
@@ -16,44 +15,15 @@ from callaudit import audio, samples
 from callaudit.matching import normalise
 from callaudit.samples import say
 
-NUMBER_WORDS = set("ноль один одна два две три четыре пять шесть семь восемь девять десять "
-                   "zero one two three four five six seven eight nine ten".split())
-# The packages' texts misspell a few words the voice says correctly; Whisper writes them correctly.
-REFERENCE_FIXES = {"ru": {"что бы": "чтобы", "по этому": "поэтому"}, "en": {}}
 REPLIES = ("auth-thankyou", "check-number-dial-again", "please-try-again", "sorry")
 MAX_WER = {"ru": 0.15, "en": 0.08}
 AGENT_LINES = 18
 
 
-def sentences(lang: str) -> list[str]:
-    """Prompts whose text is a plain sentence a person could say on a call: no digits or number
-    words, tones, spelled letters, brand names, ellipses or quotes, 4 to 14 words, each text once."""
-    seen, out = set(), []
-    for name, text in sorted(samples.texts(lang).items()):
-        if "/" in name or not (samples.SOUNDS / lang / f"{name}.wav").exists():
-            continue
-        if re.search(r"[\[\]\d«»*…@(–]|\.\.|\s-\s", text) or (lang == "ru" and re.search(r"[a-zA-Z]", text)):
-            continue
-        words = normalise(text).split()
-        spelled = sum(len(w) <= 2 for w in words) > len(words) / 2  # "Д А Х Д И", "M I S D N"
-        if not 4 <= len(words) <= 14 or spelled or NUMBER_WORDS & set(words) or normalise(text) in seen:
-            continue
-        seen.add(normalise(text))
-        out.append(name)
-    return out
-
-
-def reference(text: str, lang: str) -> str:
-    text = normalise(text)
-    for wrong, right in REFERENCE_FIXES[lang].items():
-        text = re.sub(rf"\b{wrong}\b", right, text)
-    return text
-
-
 @pytest.mark.slow
 @pytest.mark.parametrize("lang", ["ru", "en"])
 def test_word_error_rate_on_the_agent_channel(transcriber, output_dir, lang):
-    pool = sentences(lang)
+    pool = samples.plain_sentences(lang)
     assert len(pool) >= 3 * AGENT_LINES, f"only {len(pool)} usable {lang} prompts"
     # Spread over the whole (alphabetical) pool, not the first few families of prompts.
     agent = [pool[i * len(pool) // AGENT_LINES] for i in range(AGENT_LINES)]
@@ -66,7 +36,7 @@ def test_word_error_rate_on_the_agent_channel(transcriber, output_dir, lang):
     placed = samples.build(wav, lines, lang)
     tx = transcriber.transcribe(audio.load(wav), lang)
 
-    truth = reference(" ".join(p.text for p in placed if p.speaker == "agent"), lang)
+    truth = samples.reference_text(" ".join(p.text for p in placed if p.speaker == "agent"), lang)
     heard = normalise(" ".join(t.text for t in tx.by("agent")))
     measures = jiwer.process_words(truth, heard)
     (output_dir / f"wer-{lang}.txt").write_text(

@@ -1,0 +1,26 @@
+"""What every bad-input test checks: one line from callaudit on stderr and a non-zero exit."""
+
+from __future__ import annotations
+
+from click.testing import CliRunner
+
+from callaudit.cli import cli
+
+
+def run(*args: str, env: dict | None = None):
+    """The CLI in-process; catch_exceptions=False: a traceback fails the test instead of hiding."""
+    return CliRunner().invoke(cli, list(args), env=env, catch_exceptions=False)
+
+
+def one_error_line(result, *must_contain: str) -> str:
+    """Exactly one line on stderr, callaudit's own, and a non-zero exit: never a traceback.
+    `result` is a CliRunner result or a subprocess.CompletedProcess."""
+    code = result.exit_code if hasattr(result, "exit_code") else result.returncode
+    assert code != 0, result.stdout
+    assert "Traceback" not in result.stderr, result.stderr
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1, result.stderr
+    assert lines[0].startswith("callaudit: error: "), lines[0]
+    for text in must_contain:
+        assert text in lines[0], f"{text!r} not in {lines[0]!r}"
+    return lines[0]
