@@ -32,8 +32,8 @@ sys.path.insert(0, str(ROOT / "tests"))  # the per-rule variants live with the e
 
 from callaudit import audio, config  # noqa: E402
 from callaudit.diarize import diarize  # noqa: E402
-from callaudit.mixes import der, mono, two_voices  # noqa: E402
-from callaudit.samples import BAD_CALL, GOOD_CALL, Placed, write_wav  # noqa: E402
+from callaudit.mixes import der, mono, roles_right, two_voices  # noqa: E402
+from callaudit.samples import BAD_CALL, GOOD_CALL, write_wav  # noqa: E402
 from callaudit.transcribe import speech_activity  # noqa: E402
 from test_score_e2e import BREAKS  # noqa: E402
 
@@ -42,19 +42,6 @@ def calls() -> list[tuple[str, list]]:
     out = [("good", GOOD_CALL), ("bad", BAD_CALL)]
     out += [(f"breaks-{rule}", [BREAKS[rule].get(i, line) for i, line in enumerate(GOOD_CALL)]) for rule in BREAKS]
     return out
-
-
-def roles_right(transcript: list[dict], placed: list[Placed]) -> bool:
-    """Each label's turns are, over their whole time, mostly that party's speech."""
-    for label in ("agent", "customer"):
-        talk = {"agent": 0.0, "customer": 0.0}
-        for t in transcript:
-            if t["speaker"] == label:
-                for p in placed:
-                    talk[p.speaker] += max(0.0, min(t["end"], p.end) - max(t["start"], p.start))
-        if max(talk, key=talk.get) != label:
-            return False
-    return True
 
 
 def main() -> None:

@@ -93,3 +93,17 @@ def der(reference: dict[str, list[tuple[float, float]]], hypothesis: dict[str, l
     confusion = int((np.minimum(n_ref, n_hyp) * scored).sum()) - best
     return {"der": (missed + false_alarm + confusion) / max(total, 1), "missed": missed * step,
             "false_alarm": false_alarm * step, "confusion": confusion * step, "scored": total * step}
+
+
+def roles_right(transcript: list[dict], placed: list[Placed]) -> bool:
+    """Each label's turns are, over their whole time, mostly that party's speech (a turn where both
+    talk at once may go to either: it is the role of each voice that must be right)."""
+    for label in ("agent", "customer"):
+        talk = {"agent": 0.0, "customer": 0.0}
+        for t in transcript:
+            if t["speaker"] == label:
+                for p in placed:
+                    talk[p.speaker] += max(0.0, min(t["end"], p.end) - max(t["start"], p.start))
+        if max(talk, key=talk.get) != label:
+            return False
+    return True

@@ -12,7 +12,7 @@ import pytest
 
 from callaudit import audio, config
 from callaudit.diarize import diarize
-from callaudit.mixes import der, mono, two_voices
+from callaudit.mixes import der, mono, roles_right, two_voices
 from callaudit.pipeline import Scorer
 from callaudit.rulepack import default_pack_path, load
 from callaudit.roles import RoleCues, decide
@@ -121,20 +121,6 @@ def scorers(transcriber):
 def expected(rule: str | None) -> dict[str, str]:
     """The stereo verdicts of GOOD_CALL and its variants, as tests/test_score_e2e.py proves them."""
     return {r: "failed" if r == rule else "passed" for r in (*BREAKS,)}
-
-
-def roles_right(transcript: list[dict], placed) -> bool:
-    """Each label's turns are, over their whole time, mostly that party's speech (a turn where both
-    talk at once may go to either: it is the role of each voice that must be right)."""
-    for label in ("agent", "customer"):
-        talk = {"agent": 0.0, "customer": 0.0}
-        for t in transcript:
-            if t["speaker"] == label:
-                for p in placed:
-                    talk[p.speaker] += max(0.0, min(t["end"], p.end) - max(t["start"], p.start))
-        if max(talk, key=talk.get) != label:
-            return False
-    return True
 
 
 @pytest.mark.slow
