@@ -54,6 +54,8 @@ SCHEMA: dict[str, dict[str, tuple[type, Any, tuple | None]]] = {
         "host": (str, "", None),
         "port": (int, 5060, None),
         "transport": (str, "udp", ("udp", "tcp", "tls")),
+        "tls_ca_file": (str, "", None),       # CA (PEM) that signed the PBX's certificate; "" = the system CAs
+        "tls_verify": (bool, True, None),     # false: no certificate check (a lab only; listen warns)
         "user": (str, "", None),
         "password": (str, "", None),          # better: $CALLAUDIT_SIP_PASSWORD (wins when set)
         "domain": (str, "", None),            # "" = host

@@ -243,6 +243,8 @@ def listen(cfg: Config, target: str, mode: str = "listen", duration: float | Non
                 return
             say(live.spy.set_mode(cmd))
 
+    if settings.insecure:
+        say(settings.insecure)
     with _Stop() as stop, Phone(settings) as phone:
         live = _Live(phone, ext, agent, mode, supervisor_name(cfg), rec_dir, mic, sinks, started)
         say(f"dialling {live.number} at {settings.where} ({mode})")

@@ -16,6 +16,7 @@ import time
 from collections import deque
 from contextlib import contextmanager
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Callable
 
 import pjsua2 as pj
@@ -29,6 +30,9 @@ FRAME_BYTES = RATE // 50 * 2      # 20 ms of 16-bit mono
 PASSWORD_ENV = "CALLAUDIT_SIP_PASSWORD"
 _TRANSPORTS = {"udp": pj.PJSIP_TRANSPORT_UDP, "tcp": pj.PJSIP_TRANSPORT_TCP, "tls": pj.PJSIP_TRANSPORT_TLS}
 NOT_ON_A_CALL = (480, 486, 487, 600, 603)   # what a PBX answers a spy attempt on an idle agent
+SYSTEM_CAS = "/etc/ssl/certs/ca-certificates.crt"   # Debian's ca-certificates bundle
+PJ_CERT_ERROR = "PJSIP_TLS_ECERTVERIF"      # in the 503 reason pjsua gives when we refuse the PBX's certificate
+CERT_REFUSED = "certificate refused"        # our reason for it (short: the audit keeps 64 characters)
 
 
 class SipError(CallauditError):
@@ -57,6 +61,8 @@ class SipSettings:
     dtmf: dict = field(default_factory=lambda: {"listen": "4", "whisper": "5", "barge": "6"})
     rtp_timeout: float = 10.0
     connect_timeout: float = 5.0
+    tls_ca_file: str = ""          # checked to exist; used when transport is tls
+    tls_verify: bool = True
 
     @classmethod
     def from_config(cls, cfg: Config) -> "SipSettings":
@@ -67,12 +73,22 @@ class SipSettings:
             if s[key] and "{ext}" not in s[key]:
                 raise CallauditError(f"{cfg.source}: [sip] {key} = {s[key]!r} has no {{ext}}: "
                                      "write where the extension goes, e.g. \"*222{ext}\"")
+        ca_file = _ca_file(cfg) if s["transport"] == "tls" and s["tls_verify"] else ""
         return cls(host=s["host"], port=s["port"], transport=s["transport"], user=s["user"],
                    password=os.environ.get(PASSWORD_ENV) or s["password"], domain=s["domain"] or s["host"],
                    register=s["register"], local_port=s["local_port"], spy_template=s["spy_template"],
                    whisper_template=s["whisper_template"], barge_template=s["barge_template"],
                    dtmf={"listen": s["dtmf_listen"], "whisper": s["dtmf_whisper"], "barge": s["dtmf_barge"]},
-                   rtp_timeout=s["rtp_timeout"], connect_timeout=s["connect_timeout"])
+                   rtp_timeout=s["rtp_timeout"], connect_timeout=s["connect_timeout"],
+                   tls_ca_file=ca_file, tls_verify=s["tls_verify"])
+
+    @property
+    def insecure(self) -> str:
+        """A warning line when the PBX's certificate goes unchecked; "" otherwise."""
+        if self.transport != "tls" or self.tls_verify:
+            return ""
+        return (f"warning: [sip] tls_verify = false: the certificate of PBX {self.where} is not checked, "
+                "so anyone on the path could listen in unnoticed; set tls_ca_file and tls_verify = true")
 
     @property
     def where(self) -> str:
@@ -88,9 +104,39 @@ class SipSettings:
         return f"sip:{number}@{self.host}:{self.port}{tail}"
 
 
+def _ca_file(cfg: Config) -> str:
+    """[sip] tls_ca_file as a path pjsua can open (relative to the config file), or the system CAs."""
+    raw = cfg["sip"]["tls_ca_file"]
+    path = Path(raw or SYSTEM_CAS).expanduser()
+    if raw and not path.is_absolute() and cfg.source not in ("defaults", ""):
+        path = Path(cfg.source).resolve().parent / path
+    key = f"{cfg.source}: [sip] tls_ca_file = {raw!r}"
+    if not path.is_file():
+        if not raw:
+            raise CallauditError(f"{key}: the system CA bundle {SYSTEM_CAS} is not there: install ca-certificates, "
+                                 "or name the CA that signed the PBX's certificate")
+        raise CallauditError(f"{key}: not found: {path}: name the PEM file of the CA that signed the PBX's "
+                             "certificate, or \"\" for the system CAs")
+    try:
+        pem = path.read_bytes()
+    except OSError as e:
+        raise CallauditError(f"{key}: cannot read {path} ({e.strerror})") from None
+    if b"-----BEGIN CERTIFICATE-----" not in pem:  # pjsua would fail each call with "Unknown OpenSSL error"
+        raise CallauditError(f"{key}: {path} holds no PEM certificate: name the CA certificate "
+                             "(-----BEGIN CERTIFICATE-----)")
+    return str(path)
+
+
 def failure_message(settings: SipSettings, number: str, code: int, reason: str) -> str:
     """One line saying why a spy attempt failed and what to do about it."""
     said = f"{code} {reason}".strip()
+    if reason.startswith(CERT_REFUSED):  # see _Endpoint.refused: what the TLS check found follows
+        why = reason.partition(": ")[2] or "no detail"
+        if "identity" in why and ";" not in why:  # the name alone is wrong: a CA file would not help
+            return (f"PBX {settings.where}: its certificate does not name {settings.host} ({why}): set [sip] host "
+                    "to a name (or IP address) the certificate carries")
+        return (f"PBX {settings.where}: its certificate could not be verified ({why}): set [sip] tls_ca_file "
+                "to the CA that signed it")
     if code in (401, 407):
         return (f"PBX {settings.where} refused the credentials of user '{settings.user}' ({said}): "
                 f"check [sip] user and the password (${PASSWORD_ENV} or [sip] password)")
@@ -161,12 +207,15 @@ class Spy(pj.Call):
     def onCallState(self, prm):
         try:
             ci = self.getInfo()
-            if ci.lastStatusCode:
+            refused = PJ_CERT_ERROR in ci.lastReason  # our TLS check failed: the PBX got no INVITE
+            if ci.lastStatusCode and not refused:
                 self.responded = True
             if ci.state == pj.PJSIP_INV_STATE_CONFIRMED and not self.answered_at:
                 self.answered_at = time.monotonic()
             elif ci.state == pj.PJSIP_INV_STATE_DISCONNECTED:
                 self.code, self.reason = ci.lastStatusCode, ci.lastReason
+                if refused:
+                    self.reason = self.phone.ep.refused()
                 self.ended_at = time.monotonic()
                 self.ended_by = self.ended_by or ("peer" if self.answered_at else "failed")
         except Exception:
@@ -308,19 +357,39 @@ class _Account(pj.Account):
             pass
 
 
+class _Endpoint(pj.Endpoint):
+    """Keeps why the last TLS connection was refused: the call itself only learns "verification error"."""
+
+    def __init__(self):
+        super().__init__()
+        self.cert_problem = ""
+
+    def onTransportState(self, prm):
+        try:
+            tls = prm.tlsInfo
+            if prm.state == pj.PJSIP_TP_STATE_DISCONNECTED and tls.verifyStatus:
+                self.cert_problem = "; ".join(tls.verifyMsgs)
+        except Exception:
+            pass
+
+    def refused(self) -> str:
+        """The reason to keep for a call or registration whose TLS connection we refused."""
+        return f"{CERT_REFUSED}: {self.cert_problem or 'no detail'}"
+
+
 class Phone:
     """The pjsua2 endpoint and the supervisor's account. Use as a context manager on one thread."""
 
     def __init__(self, settings: SipSettings, log_level: int = 0):
         self.settings = settings
         self.log_level = log_level
-        self.ep: pj.Endpoint | None = None
+        self.ep: _Endpoint | None = None
         self.account: _Account | None = None
         self.calls: list[Spy] = []
 
     def __enter__(self) -> "Phone":
         s = self.settings
-        self.ep = pj.Endpoint()
+        self.ep = _Endpoint()
         with _quiet_stdout():  # libCreate logs at pjlib's default level before any config applies
             self.ep.libCreate()
         try:
@@ -345,6 +414,10 @@ class Phone:
             self.ep.libInit(cfg)
             tcfg = pj.TransportConfig()
             tcfg.port = s.local_port
+            if s.transport == "tls":
+                tcfg.tlsConfig.CaListFile = s.tls_ca_file
+                tcfg.tlsConfig.verifyServer = s.tls_verify  # also checks that the certificate names host
+                tcfg.tlsConfig.proto = pj.PJ_SSL_SOCK_PROTO_TLS1_2 | pj.PJ_SSL_SOCK_PROTO_TLS1_3
             try:
                 self.ep.transportCreate(_TRANSPORTS[s.transport], tcfg)
             except pj.Error as e:
@@ -379,10 +452,11 @@ class Phone:
         deadline = time.monotonic() + self.settings.connect_timeout
         while not self.account.reg_done and time.monotonic() < deadline:
             self.ep.libHandleEvents(20)
-        code = self.account.reg_code
+        code, reason = self.account.reg_code, self.account.reg_reason
+        if PJ_CERT_ERROR in reason:
+            reason = self.ep.refused()
         if not self.account.reg_done or code // 100 != 2:
-            raise SipError("registration failed: " + failure_message(self.settings, "REGISTER", code,
-                                                                       self.account.reg_reason), code)
+            raise SipError("registration failed: " + failure_message(self.settings, "REGISTER", code, reason), code)
 
     def dial(self, ext: str, mode: str = "listen", mic: Callable[[], bytes | None] | None = None) -> Spy:
         """Start a spy call on extension `ext`; watch it with `pump` and `Spy.ended`."""

@@ -66,7 +66,9 @@ def spot_check(cfg: Config, count: int, department: str | None, duration: float 
                rng: random.Random | None = None) -> list[ListenSession]:
     """Check agents until `count` live calls were recorded or every agent was tried; returns every attempt.
     Raises SipError (with `.sessions`) when the PBX refuses us (credentials, unreachable)."""
-    SipSettings.from_config(cfg)  # a missing [sip] host: one line now, not one per process
+    settings = SipSettings.from_config(cfg)  # a missing [sip] host: one line now, not one per process
+    if settings.insecure:
+        say(settings.insecure)
     agents = list(roster(cfg).values())
     if not agents:
         raise CallauditError(f"{cfg.source}: [roster] lists no agents: add [[roster.agents]] entries "
