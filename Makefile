@@ -4,7 +4,8 @@ SHELL := /bin/bash
 VENV := .venv
 BIN := $(VENV)/bin
 DEBS := asterisk-core-sounds-ru-wav asterisk-core-sounds-en-wav sox libsox-fmt-mp3 ffmpeg fonts-dejavu-core libportaudio2
-TEST_DEBS := postgresql sip-tester chromium poppler-utils
+TEST_DEBS := postgresql sip-tester kamailio rtpengine-daemon chromium poppler-utils \
+             pulseaudio pulseaudio-utils libasound2-plugins
 
 .PHONY: demo test deps models debs clean
 
