@@ -88,6 +88,7 @@ class LiveTranscript:
         utt_start = None                     # frame index where the speech in progress began
         last_speech = None                   # frame index of the last loud frame
         last_decode = 0.0
+        heard = None                         # (start, end, text) of the last partial decode
         alerted = set()
         while not self.stop.is_set() or self.inbox:
             if not self.inbox:
@@ -109,8 +110,13 @@ class LiveTranscript:
                 if utt_start is not None:
                     quiet = (i - last_speech) * 0.02
                     if quiet >= self.end_silence or (i - utt_start) * 0.02 >= self.max_utt:
-                        self._decode(audio, arrival, utt_start, last_speech + 1, final=True)
-                        utt_start, last_decode = None, 0.0
+                        if heard and heard[0] == utt_start and heard[1] > last_speech:
+                            # The last partial already heard the whole utterance: show it as final now
+                            # rather than spend another decode (a second or more) on the same audio.
+                            self._emit_final(utt_start, heard[2], time.monotonic() - arrival[last_speech])
+                        else:
+                            self._decode(audio, arrival, utt_start, last_speech + 1, final=True)
+                        utt_start, last_decode, heard = None, 0.0, None
                 elif last_speech is not None:
                     quiet = (i - last_speech) * 0.02
                     for limit, what in ((self.wait_limit, "the customer may be waiting for an answer "
@@ -124,10 +130,10 @@ class LiveTranscript:
                 self._decode(audio, arrival, utt_start, last_speech + 1, final=True)
                 utt_start = None
             elif utt_start is not None and time.monotonic() - last_decode >= self.step and (n - utt_start) >= 25:
-                self._decode(audio, arrival, utt_start, n, final=False)
+                heard = (utt_start, n, self._decode(audio, arrival, utt_start, n, final=False))
                 last_decode = time.monotonic()
 
-    def _decode(self, audio, arrival, start: int, end: int, final: bool) -> None:
+    def _decode(self, audio, arrival, start: int, end: int, final: bool) -> str:
         x = np.concatenate(audio[start:end])
         x16 = np.interp(np.arange(0, len(x) * 2) / 2, np.arange(len(x)), x).astype(np.float32)
         segments, _ = self.model.transcribe(
@@ -135,13 +141,19 @@ class LiveTranscript:
             without_timestamps=True, condition_on_previous_text=False, vad_filter=False,
             max_new_tokens=96, temperature=0.0)
         text = " ".join(s.text.strip() for s in segments).strip()
+        lag = time.monotonic() - arrival[end - 1]
+        if final:
+            self._emit_final(start, text, lag)
+        elif text:
+            self._emit(LiveLine("partial", start * 0.02, text, lag))
+        return text
+
+    def _emit_final(self, start: int, text: str, lag: float) -> None:
         if not text:
             return
-        lag = time.monotonic() - arrival[end - 1]
-        self._emit(LiveLine("final" if final else "partial", start * 0.02, text, lag))
-        if final:
-            for alert in self._forbidden(text):
-                self._emit(LiveLine("alert", start * 0.02, alert))
+        self._emit(LiveLine("final", start * 0.02, text, lag))
+        for alert in self._forbidden(text):
+            self._emit(LiveLine("alert", start * 0.02, alert))
 
     def _forbidden(self, text: str) -> list[str]:
         out = []
