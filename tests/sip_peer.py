@@ -212,64 +212,90 @@ def read_pcm(path: Path) -> np.ndarray:
         return np.frombuffer(w.readframes(w.getnframes()), "<i2").astype(np.float32) / 32768
 
 
-def chunk_correlations(ref: np.ndarray, rec: np.ndarray, chunk: float = 0.25, slip: float = 0.1) -> list[float]:
+def _first_lag(ref: np.ndarray, rec: np.ndarray) -> int:
+    head = min(len(ref), 2 * 8000)  # the recording may begin a few frames before the first RTP packet
+    return int(np.argmax(np.correlate(rec[:head + 8000], ref[:head], "valid")))
+
+
+def _best(x: np.ndarray, rec: np.ndarray, at: int, search: int) -> tuple[int, float]:
+    """(where in `rec`, normalised correlation) of the best match of `x` within ±`search` of `at`."""
+    lo = max(0, at - search)
+    y = rec[lo:at + search + len(x)]
+    r = np.correlate(y, x, "valid") / (np.sqrt(np.dot(x, x) * np.convolve(y * y, np.ones(len(x)), "valid")) + 1e-12)
+    k = int(np.argmax(r))
+    return lo + k, float(r[k])
+
+
+def chunk_correlations(ref: np.ndarray, rec: np.ndarray, chunk: float = 0.25, slip: float = 0.1,
+                       where: bool = False) -> list:
     """Normalised correlation of each voiced `chunk` s of the reference with the recording, each chunk free
     to move by ±`slip` s from where the previous one was found: jitter-buffer slips (20 ms frames, and the
-    conference bridge's time-stretching) add up over a call. Silent reference chunks are skipped."""
-    rate = 8000
-    head = min(len(ref), 2 * rate)  # the recording may begin a few frames before the first RTP packet
-    lag = int(np.argmax(np.correlate(rec[:head + rate], ref[:head], "valid")))
-    n, s, out = int(chunk * rate), int(slip * rate), []
+    conference bridge's time-stretching) add up over a call. Silent reference chunks are skipped.
+    With `where`, (start sample in the reference, correlation) pairs."""
+    lag, n, out = _first_lag(ref, rec), int(chunk * 8000), []
     for i in range(0, len(ref) - n + 1, n):
         x = ref[i:i + n]
         if np.sqrt(np.mean(x ** 2)) < 10 ** (-40 / 20):
             continue
         if i + lag + n > len(rec):
             break  # the recording ended (cut short by a hang-up)
-        lo = max(0, i + lag - s)
-        y = rec[lo:i + lag + s + n]
-        xc = np.correlate(y, x, "valid")
-        energy = np.convolve(y * y, np.ones(n), "valid")
-        r = xc / (np.sqrt(np.dot(x, x) * energy) + 1e-12)
-        k = int(np.argmax(r))
-        out.append(float(r[k]))
-        if r[k] > 0.9:
-            lag = lo + k - i
+        at, r = _best(x, rec, i + lag, int(slip * 8000))
+        out.append((i, r) if where else r)
+        if r > 0.9:
+            lag = at - i
     return out
 
 
-def assert_recording_matches(ref: np.ndarray, got: np.ndarray) -> None:
-    """The recording is the stream: 250 ms chunks correlate > 0.95 but where a jitter-buffer slip or the
-    start-up of the jitter buffer (it time-stretches a few ms while it settles) falls
-    (this shared 2-core machine is often loaded 4x over, so slips happen), and no stretch is missing."""
-    corr = np.array(chunk_correlations(ref, got))
-    assert len(corr) > 4 and np.sum(corr <= 0.95) <= max(2, 0.15 * len(corr)) and np.median(corr) > 0.99, corr
-    assert max(gaps(ref, got), default=0) <= 5
-
-
-def gaps(ref: np.ndarray, rec: np.ndarray, slip: float = 0.3) -> list[int]:
-    """Runs of voiced 20 ms reference frames missing from the recording (in frames), each frame searched
-    ±`slip` s around where the previous one was found. A jitter-buffer slip is a run of 1."""
-    rate, n = 8000, 160
-    head = min(len(ref), 2 * rate)
-    lag = int(np.argmax(np.correlate(rec[:head + rate], ref[:head], "valid")))
-    s = int(slip * rate)
-    runs, run = [], 0
+def frames(ref: np.ndarray, rec: np.ndarray, slip: float = 0.3) -> list[tuple[int, int | None]]:
+    """For each voiced 20 ms frame of the reference: (its start, its offset in the recording, or None when
+    it is missing), each searched ±`slip` s around where the previous one was found."""
+    lag, n, out = _first_lag(ref, rec), 160, []
     for i in range(0, len(ref) - n + 1, n):
         x = ref[i:i + n]
         if i + lag + n > len(rec):
             break
         if np.sqrt(np.mean(x ** 2)) < 10 ** (-35 / 20):
             continue
-        lo = max(0, i + lag - s)
-        y = rec[lo:i + lag + s + n]
-        r = np.correlate(y, x, "valid") / (np.sqrt(np.dot(x, x) * np.convolve(y * y, np.ones(n), "valid")) + 1e-12)
-        k = int(np.argmax(r))
-        if r[k] > 0.9:
-            lag = lo + k - i
-            if run:
-                runs.append(run)
-            run = 0
-        else:
+        at, r = _best(x, rec, i + lag, int(slip * 8000))
+        if r > 0.9:
+            lag = at - i
+        out.append((i, at - i if r > 0.9 else None))
+    return out
+
+
+SLIP = 2  # analysis frames one lost 20 ms frame can spoil: it rarely falls on the frame grid
+
+
+def gaps(ref: np.ndarray, rec: np.ndarray, slip: float = 0.3) -> list[int]:
+    """Runs of voiced 20 ms reference frames missing from the recording (in frames). A jitter-buffer slip
+    is a run of at most SLIP."""
+    runs, run = [], 0
+    for _, lag in frames(ref, rec, slip):
+        if lag is None:
             run += 1
+        elif run:
+            runs.append(run)
+            run = 0
     return runs + ([run] if run else [])
+
+
+def slips(ref: np.ndarray, rec: np.ndarray) -> list[int]:
+    """Reference samples where the recording's timing jumps: a frame missing, or the offset between
+    consecutive voiced frames changing (a frame the jitter buffer inserted, dropped or time-stretched)."""
+    out, last = [], None
+    for i, lag in frames(ref, rec):
+        if lag is None or (last is not None and lag != last):
+            out.append(i)
+        last = lag if lag is not None else last
+    return out
+
+
+def assert_recording_matches(ref: np.ndarray, got: np.ndarray) -> None:
+    """The recording is the stream: every voiced 250 ms chunk correlates > 0.95, except a chunk where
+    the jitter buffer slipped (a 20 ms frame lost or inserted when a packet came late on this loaded
+    machine), and nothing is lost beyond such single-frame slips."""
+    corr, jumps = chunk_correlations(ref, got, where=True), slips(ref, got)
+    unexplained = [(round(i / 8000, 2), round(r, 3)) for i, r in corr
+                   if r <= 0.95 and not any(i - 160 <= j < i + 2000 + 160 for j in jumps)]
+    assert len(corr) > 4 and not unexplained and np.median([r for _, r in corr]) > 0.99, (unexplained, corr)
+    assert max(gaps(ref, got), default=0) <= SLIP, gaps(ref, got)

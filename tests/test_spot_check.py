@@ -12,7 +12,7 @@ from datetime import datetime, timedelta, timezone
 import pytest
 
 from callaudit.spotcheck import pick_order
-from sip_peer import Sipp, build_stream, gaps, read_pcm, run_cli, write_config
+from sip_peer import SLIP, Sipp, build_stream, gaps, read_pcm, run_cli, write_config
 
 SALES = [(f"10{i:02d}", f"Agent {i}", "sales") for i in range(1, 9)] + [("1901", "Idle One", "sales"),
                                                                          ("1902", "Idle Two", "sales")]
@@ -51,11 +51,10 @@ def test_spot_check_records_eight_live_calls_at_once(tmp_path):
         assert s["ended_by"] == "duration" and s["verdict"]["call"]["sha256"] == s["sha256"]
         got = read_pcm(s["recording"])
         assert abs(len(got) / 8000 - 8.0) < 0.3
-        # The voiced 20 ms frames of the stream are in the recording, in order, but for jitter-buffer slips.
-        # On an idle machine these are single frames (a slip touches at most two analysis frames); this
-        # shared 2-core test machine is often loaded 4x over, so allow short runs and 3 % in all.
+        # The voiced 20 ms frames of the stream are in the recording, in order: nothing is lost beyond
+        # single-frame jitter-buffer slips (a packet that came late while eight calls shared 2 cores).
         missing = gaps(want[:len(got)], got)
-        assert max(missing, default=0) <= 5 and sum(missing) <= 0.03 * 280, (s["extension"], missing, s)
+        assert max(missing, default=0) <= SLIP and sum(missing) <= 0.03 * 280, (s["extension"], missing, s)
         assert s["rtp_lost"] == 0 and s["rtp_packets"] > 380
     con = sqlite3.connect(tmp_path / "callaudit.db")
     rows = con.execute("select result, count(*), count(call_id) from listen_sessions group by result").fetchall()
