@@ -70,6 +70,43 @@ class Terminal:
         return rc, self.out.read_text(), self.err.read_text()
 
 
+class DtmfOnTheWire:
+    """RFC 4733 telephone-events sent to UDP `port` on the loopback, seen on the wire (needs root)."""
+
+    def __init__(self, port: int):
+        import socket
+        import threading
+
+        self.port, self.digits = port, []
+        self.sock = socket.socket(socket.AF_PACKET, socket.SOCK_RAW, socket.htons(3))  # ETH_P_ALL
+        self.sock.bind(("lo", 0))
+        self.sock.settimeout(0.2)
+        self.stop = threading.Event()
+        self.thread = threading.Thread(target=self._run, daemon=True)
+        self.thread.start()
+
+    def _run(self) -> None:
+        while not self.stop.is_set():
+            try:
+                pkt, (_, _, kind, *_) = self.sock.recvfrom(65535)
+            except TimeoutError:
+                continue
+            if kind == 4 or len(pkt) < 14 + 20 + 8 + 16 or pkt[12:14] != b"\x08\x00" or pkt[23] != 17:
+                continue  # outgoing copy (each loopback packet is seen twice), or not IPv4 UDP
+            udp = 14 + (pkt[14] & 0x0F) * 4
+            rtp = pkt[udp + 8:]
+            if int.from_bytes(pkt[udp + 2:udp + 4], "big") == self.port and rtp[1] & 0x7F == 101:
+                digit = "0123456789*#"[rtp[12]] if rtp[12] < 12 else "?"
+                if rtp[13] & 0x80 and (not self.digits or self.digits[-1][1] != rtp[4:8]):  # end of the event
+                    self.digits.append((digit, rtp[4:8]))
+
+    def close(self) -> str:
+        self.stop.set()
+        self.thread.join()
+        self.sock.close()
+        return "".join(d for d, _ in self.digits)
+
+
 def _session(rc: int, out: str, err: str) -> dict:
     assert rc == 0, err[-3000:]
     (s,) = json.loads(out)
@@ -129,6 +166,7 @@ def test_in_barge_mode_the_microphone_reaches_the_call(tmp_path):
 def test_keys_switch_from_silent_listening_and_hang_up(tmp_path, key, mode, dtmf):
     mic, _, mic_seconds, _ = build_stream(tmp_path, MIC)
     with Sipp("stream_until_bye.xml", tmp_path, "-rtp_echo", replace={'<exec rtp_stream="[stream]"/>': ""}) as pbx:
+        wire = DtmfOnTheWire(pbx.media_port) if os.geteuid() == 0 else None
         term = Terminal(write_config(tmp_path, pbx.port), "listen", "1042", "--no-audio", "--mic-file", str(mic),
                         "--json")
         term.wait_for("keys: l listen")
@@ -140,6 +178,8 @@ def test_keys_switch_from_silent_listening_and_hang_up(tmp_path, key, mode, dtmf
         s = _session(*term.finish())
         assert pbx.wait(10) == 0  # SIPp got our BYE
     assert s["mode"] == mode and s["ended_by"] == "us"
+    if wire is not None:  # the PBX was told (ChanSpy's option d: 5 whisper, 6 barge), once
+        assert wire.close() == dtmf
     got, said = read_pcm(s["recording"]), read_pcm(mic)
     lag = find(said, got)
     assert lag >= 1.5 * 8000 and _rms_db(got[:lag - 4000]) < -60, "the call heard the supervisor before the key"
