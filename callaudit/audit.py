@@ -10,22 +10,62 @@ from __future__ import annotations
 
 import json
 import os
+import threading
 from datetime import datetime
 from pathlib import Path
 from typing import Any, Callable
 
-from . import audio
 from .config import Config
-from .contract import call_json
 from .errors import CallauditError
 from .listen import COMPLETED, ListenSession
-from .pipeline import Scorer, result_json
+
+IN_PROGRESS = "in progress"  # the result of a row written before dialling, until the session ends
+
+
+def begin(cfg: Config, session: ListenSession, db: str | None = None) -> Callable[[], int | None]:
+    """Write the audit row of a listen-in about to start ("in progress"), so that one cut short by a crash
+    or a kill still leaves its trace. It is written from a side thread, while the call is dialled (opening
+    the store takes longer than the first audio frame may); the returned function waits for it and gives
+    the row's id for `record_sessions` to complete, or None when it could not be written (then
+    `record_sessions` writes the whole row, or says why it cannot)."""
+    box: dict[str, int] = {}
+
+    def write() -> None:
+        store_mod, schema = _store()
+        if store_mod is None:
+            return
+        try:
+            st = store_mod.open_store(db, cfg)
+            try:
+                with st.session() as s:
+                    row = schema.ListenSession(supervisor=session.supervisor, agent_id=_agent(schema, s, session).id,
+                                               extension=session.extension, started_at=session.started_at,
+                                               mode=session.mode, result=IN_PROGRESS)
+                    s.add(row)
+                    s.flush()
+                    box["id"] = row.id
+            finally:
+                st.close()
+        except Exception:  # reported when the session is recorded: the same store then refuses again
+            pass
+
+    thread = threading.Thread(target=write, name="audit", daemon=True)
+    thread.start()
+
+    def wait() -> int | None:
+        thread.join()
+        return box.get("id")
+    return wait
 
 
 def score_sessions(cfg: Config, sessions: list[ListenSession], language: str | None = None,
-                   scorer: Scorer | None = None, say: Callable[[str], None] = print) -> dict[int, Any]:
+                   scorer=None, say: Callable[[str], None] = print) -> dict[int, Any]:
     """Score every completed recording in place (`session.verdict`); returns transcripts by id(session).
     A ChanSpy listen-in is mono: the transcript says "unknown" speaker and role rules are not evaluated."""
+    from . import audio
+    from .contract import call_json
+    from .pipeline import Scorer, result_json
+
     transcripts: dict[int, Any] = {}
     todo = [s for s in sessions if s.result == COMPLETED and s.recording]
     if not todo:
@@ -84,26 +124,34 @@ def record_sessions(cfg: Config, sessions: list[ListenSession], db: str | None =
 
 
 def _store_one(store_mod, schema, st, s: ListenSession, transcript: Any) -> None:
-    from sqlalchemy import select
-
     call_id = store_mod.save_result(st, s.verdict, transcript) if s.verdict else None
     with st.session() as db:
-        agent = db.scalars(select(schema.Agent).where(schema.Agent.extension == s.extension)).first()
-        if agent is None:
-            agent = schema.Agent(extension=s.extension, name=str(s.agent.get("name", "")),
-                                 department=str(s.agent.get("department", "")))
-            db.add(agent)
-            db.flush()
+        agent = _agent(schema, db, s)
         if call_id is not None:
             call = db.get(schema.Call, call_id)
             call.extension, call.agent_id, call.started_at = s.extension, agent.id, s.started_at
             call.meta = {**(call.meta or {}), "source": "listen-in", "mode": s.mode, "supervisor": s.supervisor}
-        row = schema.ListenSession(supervisor=s.supervisor, agent_id=agent.id, extension=s.extension,
-                                   started_at=s.started_at, ended_at=s.ended_at, mode=s.mode,
-                                   result=s.result[:64], call_id=call_id)
-        db.add(row)
+        row = db.get(schema.ListenSession, s.session_id) if s.session_id else None  # begun before dialling
+        if row is None:
+            row = schema.ListenSession(supervisor=s.supervisor, agent_id=agent.id, extension=s.extension,
+                                       started_at=s.started_at)
+            db.add(row)
+        row.ended_at, row.mode, row.result, row.call_id = s.ended_at, s.mode, s.result[:64], call_id
         db.flush()
         s.session_id, s.call_id = row.id, call_id
+
+
+def _agent(schema, db, s: ListenSession):
+    """The session's agent row, added from [roster] the first time the extension is seen."""
+    from sqlalchemy import select
+
+    agent = db.scalars(select(schema.Agent).where(schema.Agent.extension == s.extension)).first()
+    if agent is None:
+        agent = schema.Agent(extension=s.extension, name=str(s.agent.get("name", "")),
+                             department=str(s.agent.get("department", "")))
+        db.add(agent)
+        db.flush()
+    return agent
 
 
 def last_checked(cfg: Config, db: str | None = None) -> dict[str, datetime]:

@@ -9,6 +9,7 @@ import select
 import sys
 import threading
 import time
+from datetime import datetime, timezone
 
 import click
 
@@ -99,7 +100,6 @@ def listen(ctx: click.Context, target: str, mode: str, duration: float | None, n
     started = time.monotonic()
     from . import listen as listen_mod
     from .capture import FileMic, Headset
-    from .sip import SipError
 
     cfg = _config(ctx)
     out = (lambda m: click.echo(m, err=True)) if as_json else click.echo
@@ -113,25 +113,30 @@ def listen(ctx: click.Context, target: str, mode: str, duration: float | None, n
 
         transcriber = LiveTranscript(cfg, lang, say=out)
         sinks.append(transcriber.push)
+    from . import audit  # light: the score pipeline loads only after the call, not to delay the first frame
+
+    ext, agent = listen_mod.find_agent(cfg, target)
+    attempt = listen_mod.ListenSession(ext, agent, mode, listen_mod.supervisor_name(cfg), datetime.now(timezone.utc))
+    audited = audit.begin(cfg, attempt, db)
     try:
         with _Keys() as keys:
             if keys.saved is not None:
                 out("keys: l listen · w whisper · b barge · h hang up · Ctrl-C stop")
-            session = listen_mod.listen(cfg, target, mode, duration, not no_record, headset, mic, sinks,
+            session = listen_mod.listen(cfg, ext, mode, duration, not no_record, headset, mic, sinks,
                                         keys.get, out, started)
-    except SipError as e:
-        if getattr(e, "session", None) is not None:
-            from . import audit
-
-            audit.record_sessions(cfg, [e.session], db)
+    except CallauditError as e:  # a SipError carries its session; anything else failed before or around it
+        failed = getattr(e, "session", None) or attempt
+        if failed is attempt:
+            attempt.ended_at, attempt.ended_by, attempt.result = datetime.now(timezone.utc), "failed", f"failed: {e}"
+        failed.session_id = audited()
+        audit.record_sessions(cfg, [failed], db)
         raise
     finally:
         if headset is not None:
             headset.close()
         if transcriber is not None:
             transcriber.close()
-    from . import audit  # the score pipeline loads only after the call: it must not delay the first frame
-
+    session.session_id = audited()
     out(f"call ended ({session.ended_by}); {session.duration:.1f} s recorded"
         + (f" in {session.recording}" if session.recording else ""))
     transcripts = audit.score_sessions(cfg, [session], lang, say=out)

@@ -199,11 +199,17 @@ supervisor = "test-supervisor"
     return path
 
 
-def run_cli(config: Path, *args: str, timeout: float = 120, env: dict | None = None) -> subprocess.CompletedProcess:
-    """callaudit in its own process: a pjsua2 abort must not take the test runner down."""
+def cli_env(config: Path, env: dict | None = None) -> dict:
+    """The environment of a callaudit process using `config` and the store beside it."""
     e = {k: v for k, v in os.environ.items() if k not in ("CALLAUDIT_SIP_PASSWORD", "CALLAUDIT_DB")}
     e.update(CALLAUDIT_CONFIG=str(config), CALLAUDIT_DB=str(Path(config).parent / "callaudit.db"), **(env or {}))
-    return subprocess.run(CALLAUDIT + list(args), cwd=ROOT, env=e, capture_output=True, text=True, timeout=timeout)
+    return e
+
+
+def run_cli(config: Path, *args: str, timeout: float = 120, env: dict | None = None) -> subprocess.CompletedProcess:
+    """callaudit in its own process: a pjsua2 abort must not take the test runner down."""
+    return subprocess.run(CALLAUDIT + list(args), cwd=ROOT, env=cli_env(config, env), capture_output=True, text=True,
+                          timeout=timeout)
 
 
 def read_pcm(path: Path) -> np.ndarray:

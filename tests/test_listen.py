@@ -6,12 +6,14 @@ import json
 import os
 import sqlite3
 import stat
+import subprocess
+import time
 
 import numpy as np
 import pytest
 
-from sip_peer import (PASSWORD, Sipp, assert_recording_matches, build_stream, chunk_correlations, free_port,
-                      read_pcm, run_cli, write_config)
+from sip_peer import (CALLAUDIT, PASSWORD, ROOT, Sipp, assert_recording_matches, build_stream, chunk_correlations,
+                      cli_env, free_port, read_pcm, run_cli, write_config)
 
 pytestmark = pytest.mark.skipif(os.system("command -v sipp >/dev/null") != 0, reason="sipp not installed")
 
@@ -112,6 +114,27 @@ def test_agent_not_on_a_call(tmp_path, stream):
         proc = run_cli(write_config(tmp_path, pbx.port), "listen", "1901", "--no-audio")
     assert "not on a call" in _error_line(proc)
     assert _rows(tmp_path / "callaudit.db", "select result from listen_sessions") == [("no-call",)]
+
+
+def test_a_killed_listen_in_leaves_its_audit_row_and_recording(tmp_path, stream):
+    # A supervisor's listen-in must stay on record whatever ends it: here SIGKILL, mid-call.
+    with Sipp("stream_until_bye.xml", tmp_path, "-key", "stream", f"{stream[1]},1,0") as pbx:
+        cfg = write_config(tmp_path, pbx.port)
+        proc = subprocess.Popen(CALLAUDIT + ["listen", "1042", "--no-audio", "--json"], cwd=ROOT, env=cli_env(cfg),
+                                stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        deadline = time.monotonic() + 30
+        while not any(f.stat().st_size > 3 * 16000 for f in (tmp_path / "recordings").glob("*.wav")):
+            assert proc.poll() is None and time.monotonic() < deadline
+            time.sleep(0.1)
+        proc.kill()
+        proc.wait()
+    assert _rows(tmp_path / "callaudit.db", "select extension, mode, result, ended_at from listen_sessions") == \
+        [("1042", "listen", "in progress", None)]
+    (rec,) = (tmp_path / "recordings").glob("*.wav")
+    assert stat.S_IMODE(rec.stat().st_mode) == 0o600
+    from callaudit import audio
+
+    assert audio.load(rec).duration > 3.0  # the streaming header: what was heard can still be scored
 
 
 def test_we_hang_up(tmp_path, stream):
