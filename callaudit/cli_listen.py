@@ -100,6 +100,7 @@ def listen(ctx: click.Context, target: str, mode: str, duration: float | None, n
     started = time.monotonic()
     from . import listen as listen_mod
     from .capture import FileMic, Headset
+    from .sip import SipSettings
 
     cfg = _config(ctx)
     out = (lambda m: click.echo(m, err=True)) if as_json else click.echo
@@ -115,6 +116,7 @@ def listen(ctx: click.Context, target: str, mode: str, duration: float | None, n
         sinks.append(transcriber.push)
     from . import audit  # light: the score pipeline loads only after the call, not to delay the first frame
 
+    SipSettings.from_config(cfg)  # a config mistake is one line, not an audited attempt
     ext, agent = listen_mod.find_agent(cfg, target)
     attempt = listen_mod.ListenSession(ext, agent, mode, listen_mod.supervisor_name(cfg), datetime.now(timezone.utc))
     audited = audit.begin(cfg, attempt, db)

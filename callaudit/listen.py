@@ -19,7 +19,7 @@ from . import config as config_mod
 from .capture import FRAME_BYTES, WavWriter
 from .config import Config
 from .errors import CallauditError
-from .sip import NOT_ON_A_CALL, Phone, SipError, SipSettings, failure_message
+from .sip import MODES, NOT_ON_A_CALL, Phone, SipError, SipSettings, failure_message
 
 COMPLETED, NO_CALL = "completed", "no-call"
 SPEECH_PEAK = 500  # 16-bit peak above line hiss (-62 dBFS ≈ 25): the call carried sound
@@ -99,7 +99,9 @@ class _Live:
         s.ended_at = datetime.now(timezone.utc)
         s.ended_by = spy.ended_by or "peer"
         s.sip_status = f"{spy.code} {spy.reason}".strip()
-        s.mode = spy.mode
+        # The audit keeps the most intrusive mode used: a barge followed by silent listening was a barge.
+        s.mode = max(spy.modes, key=MODES.index)
+        s.stats["modes"] = spy.modes
         if spy.first_audio_at:
             s.first_audio_ms = round((spy.first_audio_at - self.cmd_started) * 1000, 1)
             s.stats["first_audio_epoch"] = time.time() - (time.monotonic() - spy.first_audio_at)

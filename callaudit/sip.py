@@ -188,6 +188,7 @@ class Spy(pj.Call):
     def __init__(self, phone: "Phone", ext: str, mode: str, mic: Callable[[], bytes | None] | None):
         super().__init__(phone.account)
         self.phone, self.ext, self.mode, self.mic = phone, ext, mode, mic
+        self.modes = [mode]            # every mode the supervisor was in, in order (for the audit)
         self.number = phone.settings.number(ext, mode)
         self.rx: deque[bytes] = deque()
         self.port: _Port | None = None
@@ -274,6 +275,7 @@ class Spy(pj.Call):
         if digit:
             self.dialDtmf(digit)
         self.mode = mode
+        self.modes.append(mode)
         return f"mode {mode}" + (f" (DTMF {digit} sent to the PBX)" if digit else "")
 
     def hang_up(self, why: str = "us") -> None:

@@ -10,7 +10,7 @@ import fcntl
 import json
 import os
 import re
-import signal
+import sqlite3
 import subprocess
 import termios
 import time
@@ -113,6 +113,14 @@ def _session(rc: int, out: str, err: str) -> dict:
     return s
 
 
+def _rows(folder: Path, sql: str) -> list:
+    con = sqlite3.connect(folder / "callaudit.db")
+    try:
+        return con.execute(sql).fetchall()
+    finally:
+        con.close()
+
+
 def _rms_db(x: np.ndarray) -> float:
     return 20 * np.log10(float(np.sqrt(np.mean(x ** 2))) + 1e-9)
 
@@ -174,12 +182,17 @@ def test_keys_switch_from_silent_listening_and_hang_up(tmp_path, key, mode, dtmf
         term.type(key)
         term.wait_for(f"mode {mode} (DTMF {dtmf} sent to the PBX)")
         time.sleep(mic_seconds + 0.5)
+        term.type(b"l")
+        term.wait_for("mode listen (DTMF 4 sent to the PBX)")
+        time.sleep(0.5)
         term.type(b"h")
         s = _session(*term.finish())
         assert pbx.wait(10) == 0  # SIPp got our BYE
-    assert s["mode"] == mode and s["ended_by"] == "us"
-    if wire is not None:  # the PBX was told (ChanSpy's option d: 5 whisper, 6 barge), once
-        assert wire.close() == dtmf
+    # The audit keeps the most intrusive mode used, and the JSON every switch.
+    assert s["mode"] == mode and s["modes"] == ["listen", mode, "listen"] and s["ended_by"] == "us"
+    assert _rows(tmp_path, "select mode from listen_sessions") == [(mode,)]
+    if wire is not None:  # the PBX was told (ChanSpy's option d: 4 listen, 5 whisper, 6 barge), once each
+        assert wire.close() == dtmf + "4"
     got, said = read_pcm(s["recording"]), read_pcm(mic)
     lag = find(said, got)
     assert lag >= 1.5 * 8000 and _rms_db(got[:lag - 4000]) < -60, "the call heard the supervisor before the key"
