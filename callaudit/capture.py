@@ -20,6 +20,7 @@ from .errors import CallauditError
 
 RATE = 8000
 FRAME_BYTES = RATE // 50 * 2  # 20 ms, 16-bit mono
+PREBUFFER = 10                # frames (200 ms) queued before the headset plays: rides out start-up bursts
 
 
 class WavWriter:
@@ -110,9 +111,10 @@ class Headset:
         self.out: deque[bytes] = deque(maxlen=50)  # 1 s; older audio is dropped rather than played late
         self.inp: deque[bytes] = deque(maxlen=10)
         self._pending = b""
+        self._playing = False
         try:
             self.player = sd.RawOutputStream(samplerate=RATE, channels=1, dtype="int16", blocksize=160,
-                                             latency="low", callback=self._play)
+                                             latency=0.06, callback=self._play)
             self.player.start()
         except Exception as e:
             raise CallauditError(f"cannot open the headset: {e}: check the sound settings, or use --no-audio") \
@@ -134,10 +136,15 @@ class Headset:
             raise CallauditError("no microphone found: whisper and barge need one (or --mic-file)") from None
 
     def _play(self, outdata, frames, time_info, status) -> None:
+        # Frames come from the network in bursts: play only with PREBUFFER frames in hand, and after
+        # running dry wait for them again, so that jitter costs one pause rather than a crackle per frame.
         need = len(outdata)
         buf = self._pending
-        while len(buf) < need and self.out:
+        self._playing = self._playing or len(self.out) >= PREBUFFER
+        while len(buf) < need and self.out and self._playing:
             buf += self.out.popleft()
+        if len(buf) < need:
+            self._playing = False
         outdata[:] = buf[:need].ljust(need, b"\0")
         self._pending = buf[need:]
 

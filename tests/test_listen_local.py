@@ -122,13 +122,13 @@ def _rows(folder: Path, sql: str) -> list:
 
 
 def _rms_db(x: np.ndarray) -> float:
-    return 20 * np.log10(float(np.sqrt(np.mean(x ** 2))) + 1e-9)
+    return 20 * np.log10(float(np.sqrt(np.mean(x ** 2))) + 1e-9) if len(x) else -np.inf
 
 
 @pytest.mark.slow
 @needs_sound
 def test_the_headset_plays_the_call(tmp_path):
-    ref, ulaw, seconds, _ = build_stream(tmp_path, SHORT)
+    _, ulaw, seconds, _ = build_stream(tmp_path, SHORT)
     with SoundServer(tmp_path) as sound, Sipp("spy.xml", tmp_path, "-key", "stream", f"{ulaw},1,0",
                                               "-d", str(int(seconds * 1000))) as pbx:
         heard_path = tmp_path / "headset.raw"
@@ -141,13 +141,13 @@ def test_the_headset_plays_the_call(tmp_path):
         rec.wait()
     s = _session(proc.returncode, proc.stdout, proc.stderr)
     assert s["result"] == "completed" and s["recording"]
-    want, heard = read_pcm(ref), read_raw(heard_path)
-    lag = find(want, heard)  # < 0: the headset started within the call's leading silence
-    want, heard = want[max(0, -lag):], heard[max(0, lag):]
-    assert _rms_db(read_pcm(ref)[:max(0, -lag)]) < -50 and len(heard) >= len(want), "call audio missing"
-    corr = np.array(chunk_correlations(want, heard))
-    # What the supervisor hears is the call, in order (a 20 ms slip or underrun may fall into a chunk).
-    assert len(corr) >= 8 and np.median(corr) > 0.98 and np.mean(corr > 0.95) > 0.8, (lag, corr)
+    # The supervisor hears what the call delivered (the recording; that it is the stream, test_listen.py
+    # shows), in order and to its end; the sound server may take up to half a second to come in.
+    got, heard = read_pcm(s["recording"]), read_raw(heard_path)
+    lag = find(got, heard)
+    assert -lag < 0.5 * 8000 and len(heard) - max(0, lag) >= len(got) + min(0, lag), ("audio missing", lag)
+    corr = np.array(chunk_correlations(got[max(0, -lag):], heard[max(0, lag):]))
+    assert len(corr) >= 8 and np.median(corr) > 0.99 and np.mean(corr > 0.95) >= 0.9, (lag, corr)
 
 
 @pytest.mark.slow
