@@ -20,6 +20,10 @@ from .config import Config
 from .errors import CallauditError
 
 MAX_CLIP = 28.0  # s; Whisper sees 30 s windows, keep clips inside one
+NAMES = {"ru": "Russian", "en": "English"}
+# A call is refused as being in the other language only when Whisper is this sure, from at least
+# MIN_SPEECH s of speech: a false refusal costs a re-run, a missed one costs nonsense verdicts.
+WRONG_LANGUAGE_P, MIN_SPEECH = 0.9, 4.0
 
 
 class Word(NamedTuple):
@@ -162,6 +166,19 @@ class Transcriber:
                  for seg in segments for w in (seg.words or []) if w.word.strip()]
         return words, info.language
 
+    def check_language(self, samples: np.ndarray, spans: list[tuple[float, float]], language: str | None) -> None:
+        """Refuse a call whose speech is clearly in the other language than the one it is scored in: the
+        words Whisper would write are nonsense, and the rules would judge what was never said."""
+        if language not in NAMES or not self.multilingual:
+            return
+        speech = np.concatenate([samples[int(a * RATE):int(b * RATE)] for a, b in spans] or [samples[:0]])[:30 * RATE]
+        if len(speech) < MIN_SPEECH * RATE:
+            return
+        found, p, _ = self.model.detect_language(audio=speech.astype(np.float32))
+        if found in NAMES and found != language and p >= WRONG_LANGUAGE_P:
+            raise CallauditError(f"the call is in {NAMES[found]} ({p:.0%} sure), not {NAMES[language]} as asked: "
+                                 f"score it with --lang {found}, or --lang auto")
+
     def transcribe(self, rec: Recording, language: str | None = None) -> Transcript:
         """Transcribe each party's channel; `language` is ru, en or auto (None = config)."""
         tc = self.config["transcription"]
@@ -190,6 +207,8 @@ class Transcriber:
             samples = np.ascontiguousarray(rec.channels[roles[role]])
             spans = speech_activity(samples, tc["vad_threshold"], tc["min_silence"])
             activity[role] = tuple(spans)
+            if role == order[0]:
+                self.check_language(samples, spans, lang)
             words, found = self._words(samples, spans, detected)
             detected = detected or found
             words = [w for w in words if _inside(w, spans)]
@@ -216,6 +235,7 @@ class Transcriber:
         tc, dc = self.config["transcription"], self.config["diarization"]
         samples = np.ascontiguousarray(rec.channels[0])
         spans = speech_activity(samples, tc["vad_threshold"], tc["min_silence"])
+        self.check_language(samples, spans, lang)
         d = diarize(samples, spans, dc["min_separation"])
         voices = dict(d.spans) if d.speakers == 2 else {"unknown": tuple(spans)}
         # Each voice is transcribed in windows of its own speech, as each channel of a stereo call is:

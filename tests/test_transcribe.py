@@ -12,7 +12,9 @@ import numpy as np
 import pytest
 
 from callaudit import audio, samples
+from callaudit.errors import CallauditError
 from callaudit.matching import normalise
+from callaudit.transcribe import NAMES
 from callaudit.samples import say
 
 REPLIES = ("auth-thankyou", "check-number-dial-again", "please-try-again", "sorry")
@@ -116,3 +118,15 @@ def test_no_words_in_twenty_seconds_of_silence(transcriber, output_dir):
     text = normalise(" ".join(t.text for t in tx.turns))
     assert "please hold" in text and "thank you for your patience" in text  # the words around it survive
     assert len(tx.turns) == len(placed)
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("spoken,asked", [("en", "ru"), ("ru", "en")])
+def test_a_call_in_the_other_language_is_refused_not_scored(transcriber, tmp_path, spoken, asked):
+    # Scored in the wrong language, Whisper writes nonsense words and the rules judge what nobody said.
+    wav = tmp_path / f"{spoken}.wav"
+    samples.build(wav, samples.GOOD_CALL, spoken)
+    rec = audio.load(wav)
+    with pytest.raises(CallauditError, match=f"the call is in {NAMES[spoken]} .* --lang {spoken}, or --lang auto"):
+        transcriber.transcribe(rec, asked)
+    assert transcriber.transcribe(rec, spoken).language == spoken
