@@ -20,6 +20,8 @@ from .errors import CallauditError
 from .listen import COMPLETED, ListenSession
 
 IN_PROGRESS = "in progress"  # the result of a row written before dialling, until the session ends
+_opened: dict[str | None, Any] = {}
+_opening = threading.Lock()
 
 
 def begin(cfg: Config, session: ListenSession, db: str | None = None) -> Callable[[], int | None]:
@@ -35,17 +37,16 @@ def begin(cfg: Config, session: ListenSession, db: str | None = None) -> Callabl
         if store_mod is None:
             return
         try:
-            st = store_mod.open_store(db, cfg)
-            try:
-                with st.session() as s:
-                    row = schema.ListenSession(supervisor=session.supervisor, agent_id=_agent(schema, s, session).id,
-                                               extension=session.extension, started_at=session.started_at,
-                                               mode=session.mode, result=IN_PROGRESS)
-                    s.add(row)
-                    s.flush()
-                    box["id"] = row.id
-            finally:
-                st.close()
+            with _opening:  # one store for all the rows a spot check begins at once
+                if db not in _opened:
+                    _opened[db] = store_mod.open_store(db, cfg)
+            with _opened[db].session() as s:
+                row = schema.ListenSession(supervisor=session.supervisor, agent_id=_agent(schema, s, session).id,
+                                           extension=session.extension, started_at=session.started_at,
+                                           mode=session.mode, result=IN_PROGRESS)
+                s.add(row)
+                s.flush()
+                box["id"] = row.id
         except Exception:  # reported when the session is recorded: the same store then refuses again
             pass
 

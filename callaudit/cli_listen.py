@@ -166,7 +166,8 @@ def spot_check(ctx: click.Context, count: int, department: str | None, duration:
     cfg = _config(ctx)
     out = (lambda m: click.echo(m, err=True)) if as_json else click.echo
     try:
-        sessions = spotcheck.spot_check(cfg, count, department, duration, audit.last_checked(cfg, db), out)
+        sessions = spotcheck.spot_check(cfg, count, department, duration, audit.last_checked(cfg, db), out,
+                                        begin=lambda attempt: audit.begin(cfg, attempt, db))
     except SipError as e:
         if getattr(e, "sessions", None):
             audit.record_sessions(cfg, e.sessions, db)

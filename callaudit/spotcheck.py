@@ -63,8 +63,11 @@ def _worker(cfg: Config, duration: float | None, started: float, tasks, results)
 
 def spot_check(cfg: Config, count: int, department: str | None, duration: float | None,
                last_checked: dict[str, datetime], say: Callable[[str], None] = print,
-               rng: random.Random | None = None) -> list[ListenSession]:
+               rng: random.Random | None = None,
+               begin: Callable[[ListenSession], Callable[[], int | None]] | None = None) -> list[ListenSession]:
     """Check agents until `count` live calls were recorded or every agent was tried; returns every attempt.
+    `begin(attempt)` is called as each spy call is dialled (audit.begin: its row is written at once, so a
+    killed spot check stays on record); each returned session carries that row's id.
     Raises SipError (with `.sessions`) when the PBX refuses us (credentials, unreachable)."""
     settings = SipSettings.from_config(cfg)  # a missing [sip] host: one line now, not one per process
     if settings.insecure:
@@ -88,7 +91,7 @@ def spot_check(cfg: Config, count: int, department: str | None, duration: float 
         p = ctx.Process(target=_worker, args=(cfg, duration, started, tasks, results), daemon=True)
         p.start()
         procs[p.pid] = p
-    current: dict[int, tuple[dict, datetime]] = {}
+    current: dict[int, tuple[ListenSession, Callable[[], int | None]]] = {}  # pid -> the attempt it is on
     sessions: list[ListenSession] = []
     fatal_error: str | None = None
     ready = given = 0
@@ -117,10 +120,10 @@ def spot_check(cfg: Config, count: int, department: str | None, duration: float 
                         p.join()
                         del procs[pid]
                         if pid in current:  # it died on a call (an abort in pjsua2): say so, go on
-                            agent, when = current.pop(pid)
-                            sessions.append(ListenSession(agent["extension"], agent, "listen", supervisor_name(cfg),
-                                                          when, datetime.now(timezone.utc),
-                                                          f"failed: listener exit {p.exitcode}", "failed"))
+                            attempt, row_id = current.pop(pid)
+                            attempt.ended_at, attempt.ended_by = datetime.now(timezone.utc), "failed"
+                            attempt.result, attempt.session_id = f"failed: listener exit {p.exitcode}", row_id()
+                            sessions.append(attempt)
                             given -= 1
                 continue
             if kind == "ready":
@@ -130,12 +133,15 @@ def spot_check(cfg: Config, count: int, department: str | None, duration: float 
                         give()
                         time.sleep(0.15)  # call set-ups one after another, not in one burst
             elif kind == "begin":
-                current[pid] = (agent, datetime.now(timezone.utc))
+                attempt = ListenSession(agent["extension"], agent, "listen", supervisor_name(cfg),
+                                        datetime.now(timezone.utc))
+                current[pid] = (attempt, begin(attempt) if begin else lambda: None)
             elif kind == "error":
                 fatal_error = payload
             elif kind == "end":
-                current.pop(pid, None)
                 session, fatal = payload
+                if pid in current:
+                    session.session_id = current.pop(pid)[1]()
                 sessions.append(session)
                 given -= 1
                 say(f"{session.extension} {agent.get('name', '')}: {session.result}"

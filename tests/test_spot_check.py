@@ -6,13 +6,16 @@ from __future__ import annotations
 import json
 import os
 import random
+import signal
 import sqlite3
+import subprocess
+import time
 from datetime import datetime, timedelta, timezone
 
 import pytest
 
 from callaudit.spotcheck import pick_order
-from sip_peer import SLIP, Sipp, build_stream, gaps, read_pcm, run_cli, write_config
+from sip_peer import CALLAUDIT, ROOT, SLIP, Sipp, build_stream, cli_env, gaps, read_pcm, run_cli, write_config
 
 SALES = [(f"10{i:02d}", f"Agent {i}", "sales") for i in range(1, 9)] + [("1901", "Idle One", "sales"),
                                                                          ("1902", "Idle Two", "sales")]
@@ -59,4 +62,26 @@ def test_spot_check_records_eight_live_calls_at_once(tmp_path):
     con = sqlite3.connect(tmp_path / "callaudit.db")
     rows = con.execute("select result, count(*), count(call_id) from listen_sessions group by result").fetchall()
     con.close()
-    assert dict((r, (n, c)) for r, n, c in rows)["completed"] == (8, 8)
+    results = dict((r, (n, c)) for r, n, c in rows)
+    assert results["completed"] == (8, 8) and "in progress" not in results  # each begun row was completed
+
+
+@pytest.mark.skipif(os.system("command -v sipp >/dev/null") != 0, reason="sipp not installed")
+def test_a_killed_spot_check_leaves_each_listen_in_on_record(tmp_path):
+    # Unannounced listen-ins must stay on record whatever ends the job: here SIGKILL to all of it, mid-call.
+    _, ulaw, seconds, _ = build_stream(tmp_path)
+    with Sipp("spy.xml", tmp_path, "-key", "stream", f"{ulaw},1,0", "-d", str(int(seconds * 1000)),
+              calls=10) as pbx:
+        cfg = write_config(tmp_path, pbx.port, agents=SALES[:2])
+        job = subprocess.Popen(CALLAUDIT + ["spot-check", "--count", "2"], cwd=ROOT, env=cli_env(cfg),
+                               stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
+        deadline = time.monotonic() + 60
+        while sum(f.stat().st_size > 2 * 16000 for f in (tmp_path / "recordings").glob("*.wav")) < 2:
+            assert job.poll() is None and time.monotonic() < deadline
+            time.sleep(0.1)
+        os.killpg(job.pid, signal.SIGKILL)
+        job.wait()
+    con = sqlite3.connect(tmp_path / "callaudit.db")
+    rows = con.execute("select extension, mode, result, ended_at from listen_sessions order by extension").fetchall()
+    con.close()
+    assert rows == [(e, "listen", "in progress", None) for e, _, _ in SALES[:2]]
