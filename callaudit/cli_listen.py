@@ -100,7 +100,7 @@ def listen(ctx: click.Context, target: str, mode: str, duration: float | None, n
     started = time.monotonic()
     from . import listen as listen_mod
     from .capture import FileMic, Headset
-    from .sip import SipSettings
+    from .pbx import SipSettings
 
     cfg = _config(ctx)
     out = (lambda m: click.echo(m, err=True)) if as_json else click.echo
@@ -161,7 +161,7 @@ def spot_check(ctx: click.Context, count: int, department: str | None, duration:
     """Unannounced checks: listen in (silently, unattended) on agents picked at random, the least recently
     checked first, until COUNT live calls were recorded; score and store each. Exit 1 if fewer were found."""
     from . import audit, spotcheck
-    from .sip import SipError
+    from .pbx import SipError
 
     cfg = _config(ctx)
     out = (lambda m: click.echo(m, err=True)) if as_json else click.echo

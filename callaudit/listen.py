@@ -19,7 +19,8 @@ from . import config as config_mod
 from .capture import FRAME_BYTES, WavWriter
 from .config import Config
 from .errors import CallauditError
-from .sip import MODES, NOT_ON_A_CALL, Phone, SipError, SipSettings, failure_message
+from .pbx import MODES, NOT_ON_A_CALL, SipError, SipSettings, failure_message
+from .sip import Phone
 
 COMPLETED, NO_CALL = "completed", "no-call"
 SPEECH_PEAK = 500  # 16-bit peak above line hiss (-62 dBFS ≈ 25): the call carried sound

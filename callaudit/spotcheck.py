@@ -21,7 +21,8 @@ from typing import Callable
 from .config import Config
 from .errors import CallauditError
 from .listen import COMPLETED, ListenSession, _Stop, check_one, roster, supervisor_name
-from .sip import Phone, SipError, SipSettings
+from .pbx import SipError, SipSettings
+from .sip import Phone
 
 
 def pick_order(agents: list[dict], last_checked: dict[str, datetime], rng: random.Random,
