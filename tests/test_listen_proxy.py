@@ -4,8 +4,10 @@ call to SIPp; rtpengine anchors the media, so the call audio callaudit hears com
 from __future__ import annotations
 
 import json
+import os
 import re
 import shutil
+import signal
 import sqlite3
 import subprocess
 import threading
@@ -67,7 +69,7 @@ class Proxy:
     def _start(self, cmd: list[str], log: str, ready) -> None:
         with open(self.workdir / log, "w") as out:
             proc = subprocess.Popen(cmd, cwd=self.workdir, stdout=out, stderr=subprocess.STDOUT,
-                                    stdin=subprocess.DEVNULL)
+                                    stdin=subprocess.DEVNULL, start_new_session=True)
         self.procs.append(proc)
         deadline = time.monotonic() + 10
         while not ready():
@@ -76,13 +78,18 @@ class Proxy:
             time.sleep(0.05)
 
     def __exit__(self, *exc) -> None:
+        # Each daemon with the workers it forked (Kamailio's outlive a main process that had to be killed).
         for proc in reversed(self.procs):
-            proc.terminate()
+            os.killpg(proc.pid, signal.SIGTERM)
             try:
                 proc.wait(5)
             except subprocess.TimeoutExpired:
-                proc.kill()
-                proc.wait()
+                pass
+            try:
+                os.killpg(proc.pid, signal.SIGKILL)
+            except ProcessLookupError:
+                pass
+            proc.wait()
 
     def log(self, name: str) -> str:
         path = self.workdir / f"{name}.log"
