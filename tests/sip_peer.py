@@ -10,6 +10,7 @@ import os
 import select
 import shutil
 import socket
+import sqlite3
 import ssl
 import subprocess
 import sys
@@ -159,14 +160,19 @@ class Sipp:
     def __exit__(self, *exc) -> None:
         if self.front is not None:
             self.front.close()
-        if self.proc.poll() is None:
-            self.proc.terminate()
-            try:
-                self.proc.wait(5)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait()
+        stop(self.proc)
         self.out.close()
+
+
+def stop(proc: subprocess.Popen) -> None:
+    """Ask a peer process to end; kill it if it does not within 5 s."""
+    if proc.poll() is None:
+        proc.terminate()
+        try:
+            proc.wait(5)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
 
 
 def write_config(folder: Path, port: int, *, password: str = PASSWORD, transport: str = "udp",
@@ -210,6 +216,15 @@ def run_cli(config: Path, *args: str, timeout: float = 120, env: dict | None = N
     """callaudit in its own process: a pjsua2 abort must not take the test runner down."""
     return subprocess.run(CALLAUDIT + list(args), cwd=ROOT, env=cli_env(config, env), capture_output=True, text=True,
                           timeout=timeout)
+
+
+def rows(db: Path, sql: str) -> list[tuple]:
+    """What `sql` finds in the SQLite store `db` (the tests' view of what callaudit stored)."""
+    con = sqlite3.connect(db)
+    try:
+        return con.execute(sql).fetchall()
+    finally:
+        con.close()
 
 
 def read_pcm(path: Path) -> np.ndarray:
@@ -272,11 +287,11 @@ def frames(ref: np.ndarray, rec: np.ndarray, slip: float = 0.3) -> list[tuple[in
 SLIP = 2  # analysis frames one lost 20 ms frame can spoil: it rarely falls on the frame grid
 
 
-def gaps(ref: np.ndarray, rec: np.ndarray, slip: float = 0.3) -> list[int]:
+def gaps(ref: np.ndarray, rec: np.ndarray, slip: float = 0.3, found: list | None = None) -> list[int]:
     """Runs of voiced 20 ms reference frames missing from the recording (in frames). A jitter-buffer slip
-    is a run of at most SLIP."""
+    is a run of at most SLIP. `found`: the `frames` of the two, when already at hand."""
     runs, run = [], 0
-    for _, lag in frames(ref, rec, slip):
+    for _, lag in found if found is not None else frames(ref, rec, slip):
         if lag is None:
             run += 1
         elif run:
@@ -285,11 +300,11 @@ def gaps(ref: np.ndarray, rec: np.ndarray, slip: float = 0.3) -> list[int]:
     return runs + ([run] if run else [])
 
 
-def slips(ref: np.ndarray, rec: np.ndarray) -> list[int]:
-    """Reference samples where the recording's timing jumps: a frame missing, or the offset between
-    consecutive voiced frames changing (a frame the jitter buffer inserted, dropped or time-stretched)."""
+def slips(found: list[tuple[int, int | None]]) -> list[int]:
+    """Reference samples where the recording's timing jumps, from `frames`: a frame missing, or the offset
+    between consecutive voiced frames changing (a frame the jitter buffer inserted, dropped or stretched)."""
     out, last = [], None
-    for i, lag in frames(ref, rec):
+    for i, lag in found:
         if lag is None or (last is not None and lag != last):
             out.append(i)
         last = lag if lag is not None else last
@@ -300,8 +315,10 @@ def assert_recording_matches(ref: np.ndarray, got: np.ndarray) -> None:
     """The recording is the stream: every voiced 250 ms chunk correlates > 0.95, except a chunk where
     the jitter buffer slipped (a 20 ms frame lost or inserted when a packet came late on this loaded
     machine), and nothing is lost beyond such single-frame slips."""
-    corr, jumps = chunk_correlations(ref, got, where=True), slips(ref, got)
+    found = frames(ref, got)
+    corr, jumps = chunk_correlations(ref, got, where=True), slips(found)
     unexplained = [(round(i / 8000, 2), round(r, 3)) for i, r in corr
                    if r <= 0.95 and not any(i - 160 <= j < i + 2000 + 160 for j in jumps)]
     assert len(corr) > 4 and not unexplained and np.median([r for _, r in corr]) > 0.99, (unexplained, corr)
-    assert max(gaps(ref, got), default=0) <= SLIP, gaps(ref, got)
+    missing = gaps(ref, got, found=found)
+    assert max(missing, default=0) <= SLIP, missing

@@ -17,6 +17,8 @@ from pathlib import Path
 
 import numpy as np
 
+from sip_peer import stop
+
 RATE = 8000
 
 
@@ -25,13 +27,15 @@ def available() -> bool:
 
 
 class SoundServer:
-    """PulseAudio in `folder`, a context manager; `env` is what a process needs to use it."""
+    """PulseAudio in `folder`, a context manager; `using` is what a process's environment needs added to
+    use it (`env`: this one's with it)."""
 
     def __init__(self, folder: Path):
         self.folder = folder
         self.sock = folder / "pulse.sock"
-        self.env = {**os.environ, "PULSE_SERVER": f"unix:{self.sock}", "XDG_RUNTIME_DIR": str(folder),
-                    "HOME": str(folder), "PULSE_COOKIE": str(folder / "cookie")}
+        self.using = {"PULSE_SERVER": f"unix:{self.sock}", "XDG_RUNTIME_DIR": str(folder), "HOME": str(folder),
+                      "PULSE_COOKIE": str(folder / "cookie")}
+        self.env = {**os.environ, **self.using}
         self.log = folder / "pulseaudio.log"
 
     def __enter__(self) -> "SoundServer":
@@ -64,12 +68,7 @@ class SoundServer:
         return subprocess.Popen(["paplay", "-d", "mic", str(wav)], env=self.env)
 
     def __exit__(self, *exc) -> None:
-        self.proc.terminate()
-        try:
-            self.proc.wait(5)
-        except subprocess.TimeoutExpired:
-            self.proc.kill()
-            self.proc.wait()
+        stop(self.proc)
         self.out.close()
 
 

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import os
-import sqlite3
 import stat
 import subprocess
 import time
@@ -13,7 +12,7 @@ import numpy as np
 import pytest
 
 from sip_peer import (CALLAUDIT, PASSWORD, ROOT, Sipp, assert_recording_matches, build_stream, chunk_correlations,
-                      cli_env, free_port, read_pcm, run_cli, write_config)
+                      cli_env, free_port, read_pcm, rows, run_cli, write_config)
 
 pytestmark = pytest.mark.skipif(os.system("command -v sipp >/dev/null") != 0, reason="sipp not installed")
 
@@ -28,14 +27,6 @@ def _one(proc) -> dict:
     assert proc.returncode == 0, proc.stderr[-3000:]
     (session,) = json.loads(proc.stdout)
     return session
-
-
-def _rows(db, sql):
-    con = sqlite3.connect(db)
-    try:
-        return con.execute(sql).fetchall()
-    finally:
-        con.close()
 
 
 @pytest.mark.slow
@@ -64,10 +55,10 @@ def test_listen_records_scores_and_audits_a_live_call(tmp_path, stream):
     assert "свидания" in text or "спасибо" in text, text
     # Stored as a spot check, with its audit row.
     db = tmp_path / "callaudit.db"
-    (row,) = _rows(db, "select supervisor, extension, mode, result, call_id, started_at, ended_at "
+    (row,) = rows(db, "select supervisor, extension, mode, result, call_id, started_at, ended_at "
                        "from listen_sessions")
     assert row[:4] == ("test-supervisor", "1042", "listen", "completed") and row[4] and row[5] < row[6]
-    (call,) = _rows(db, f"select sha256, extension from calls where id = {row[4]}")
+    (call,) = rows(db, f"select sha256, extension from calls where id = {row[4]}")
     assert call == (s["sha256"], "1042")
     assert PASSWORD not in proc.stdout + proc.stderr and "wrong-in-file" not in proc.stdout + proc.stderr
     assert PASSWORD.encode() not in db.read_bytes()
@@ -87,8 +78,8 @@ def test_wrong_password_is_refused_in_one_line_and_audited(tmp_path, stream):
     line = _error_line(proc)
     assert "401" in line and "credentials of user '1000'" in line and "CALLAUDIT_SIP_PASSWORD" in line
     assert "not-the-password" not in proc.stdout + proc.stderr
-    rows = _rows(tmp_path / "callaudit.db", "select extension, result, call_id from listen_sessions")
-    assert rows == [("1042", "failed: 401 Unauthorized", None)]
+    assert rows(tmp_path / "callaudit.db", "select extension, result, call_id from listen_sessions") == \
+        [("1042", "failed: 401 Unauthorized", None)]
     assert b"not-the-password" not in (tmp_path / "callaudit.db").read_bytes()
 
 
@@ -113,7 +104,7 @@ def test_agent_not_on_a_call(tmp_path, stream):
     with Sipp("spy.xml", tmp_path, "-key", "stream", f"{stream[1]},1,0", "-d", "1000") as pbx:
         proc = run_cli(write_config(tmp_path, pbx.port), "listen", "1901", "--no-audio")
     assert "not on a call" in _error_line(proc)
-    assert _rows(tmp_path / "callaudit.db", "select result from listen_sessions") == [("no-call",)]
+    assert rows(tmp_path / "callaudit.db", "select result from listen_sessions") == [("no-call",)]
 
 
 def test_a_killed_listen_in_leaves_its_audit_row_and_recording(tmp_path, stream):
@@ -128,7 +119,7 @@ def test_a_killed_listen_in_leaves_its_audit_row_and_recording(tmp_path, stream)
             time.sleep(0.1)
         proc.kill()
         proc.wait()
-    assert _rows(tmp_path / "callaudit.db", "select extension, mode, result, ended_at from listen_sessions") == \
+    assert rows(tmp_path / "callaudit.db", "select extension, mode, result, ended_at from listen_sessions") == \
         [("1042", "listen", "in progress", None)]
     (rec,) = (tmp_path / "recordings").glob("*.wav")
     assert stat.S_IMODE(rec.stat().st_mode) == 0o600

@@ -10,7 +10,6 @@ import fcntl
 import json
 import os
 import re
-import sqlite3
 import subprocess
 import termios
 import time
@@ -20,7 +19,8 @@ import numpy as np
 import pytest
 
 from callaudit import samples
-from sip_peer import CALLAUDIT, ROOT, Sipp, build_stream, chunk_correlations, free_port, read_pcm, write_config
+from sip_peer import (CALLAUDIT, ROOT, Sipp, build_stream, chunk_correlations, cli_env, free_port, read_pcm, rows,
+                      run_cli, write_config)
 from sound_server import SoundServer, available, find, read_raw
 
 pytestmark = [pytest.mark.skipif(os.system("command -v sipp >/dev/null") != 0, reason="sipp not installed")]
@@ -38,8 +38,7 @@ class Terminal:
     def __init__(self, config: Path, *args: str, env: dict | None = None):
         self.master, slave = os.openpty()
         self.out, self.err = config.parent / "stdout.txt", config.parent / "stderr.txt"
-        e = {k: v for k, v in (env or os.environ).items() if k not in ("CALLAUDIT_SIP_PASSWORD", "CALLAUDIT_DB")}
-        e.update(CALLAUDIT_CONFIG=str(config), CALLAUDIT_DB=str(config.parent / "callaudit.db"), PYTHONFAULTHANDLER="1")
+        e = cli_env(config, {"PYTHONFAULTHANDLER": "1", **(env or {})})  # a crash shows where it happened
 
         def controlling_terminal():
             os.setsid()
@@ -113,14 +112,6 @@ def _session(rc: int, out: str, err: str) -> dict:
     return s
 
 
-def _rows(folder: Path, sql: str) -> list:
-    con = sqlite3.connect(folder / "callaudit.db")
-    try:
-        return con.execute(sql).fetchall()
-    finally:
-        con.close()
-
-
 def _rms_db(x: np.ndarray) -> float:
     return 20 * np.log10(float(np.sqrt(np.mean(x ** 2))) + 1e-9) if len(x) else -np.inf
 
@@ -133,9 +124,7 @@ def test_the_headset_plays_the_call(tmp_path):
                                               "-d", str(int(seconds * 1000))) as pbx:
         heard_path = tmp_path / "headset.raw"
         rec = sound.record_headset(heard_path)
-        proc = subprocess.run(CALLAUDIT + ["listen", "1042", "--json"], cwd=ROOT, capture_output=True, text=True,
-                              timeout=120, env={**sound.env, "CALLAUDIT_CONFIG": str(write_config(tmp_path, pbx.port)),
-                                                "CALLAUDIT_DB": str(tmp_path / "callaudit.db")})
+        proc = run_cli(write_config(tmp_path, pbx.port), "listen", "1042", "--json", env=sound.using)
         time.sleep(0.3)
         rec.terminate()
         rec.wait()
@@ -157,7 +146,7 @@ def test_in_barge_mode_the_microphone_reaches_the_call(tmp_path):
     with SoundServer(tmp_path) as sound, Sipp("stream_until_bye.xml", tmp_path, "-rtp_echo",
                                               replace={'<exec rtp_stream="[stream]"/>': ""}) as pbx:
         term = Terminal(write_config(tmp_path, pbx.port), "listen", "1042", "--mode", "barge", "--no-live",
-                        "--duration", str(round(mic_seconds + 3, 1)), "--json", env=sound.env)
+                        "--duration", str(round(mic_seconds + 3, 1)), "--json", env=sound.using)
         term.wait_for("dialling")
         time.sleep(1.0)
         sound.speak(mic).wait(30)  # SIPp echoes what it receives: what the supervisor said comes back
@@ -190,7 +179,7 @@ def test_keys_switch_from_silent_listening_and_hang_up(tmp_path, key, mode, dtmf
         assert pbx.wait(10) == 0  # SIPp got our BYE
     # The audit keeps the most intrusive mode used, and the JSON every switch.
     assert s["mode"] == mode and s["modes"] == ["listen", mode, "listen"] and s["ended_by"] == "us"
-    assert _rows(tmp_path, "select mode from listen_sessions") == [(mode,)]
+    assert rows(tmp_path / "callaudit.db", "select mode from listen_sessions") == [(mode,)]
     if wire is not None:  # the PBX was told (ChanSpy's option d: 4 listen, 5 whisper, 6 barge), once each
         assert wire.close() == dtmf + "4"
     got, said = read_pcm(s["recording"]), read_pcm(mic)
@@ -219,7 +208,7 @@ def test_ctrl_c_ends_the_listen_in_cleanly_and_keeps_the_call(tmp_path):
                     Path("/proc/asound/cards").read_text(), reason="this machine has a sound card")
 def test_no_headset_is_one_line_before_anything_is_dialled(tmp_path):
     # No sound server and no sound card: PortAudio finds no device.
-    env = {**os.environ, "PULSE_SERVER": f"unix:{tmp_path}/none"}
+    env = {"PULSE_SERVER": f"unix:{tmp_path}/none"}
     port = free_port()  # nobody answers here; the headset must be refused first
     term = Terminal(write_config(tmp_path, port), "listen", "1042", env=env)
     rc, out, err = term.finish(60)

@@ -8,18 +8,16 @@ import os
 import re
 import shutil
 import signal
-import sqlite3
 import subprocess
 import threading
 import time
-from contextlib import closing
 from pathlib import Path
 
 import pytest
 
 from clihelp import one_error_line
 from sip_peer import (PASSWORD, USER, Sipp, assert_recording_matches, build_stream, free_port, read_pcm,
-                      run_cli, write_config)
+                      rows, run_cli, write_config)
 
 TEMPLATE = Path(__file__).resolve().parent / "kamailio" / "kamailio.cfg"
 MODULES = next(iter(sorted(Path("/usr/lib").glob("*/kamailio/modules/rtpengine.so"))), None)
@@ -166,10 +164,10 @@ def test_listen_in_through_kamailio_and_rtpengine(tmp_path, proxy, stream):
     assert abs(s["rtp_packets"] - relayed) <= 0.02 * relayed, (s["rtp_packets"], relayed)
     # Scored and audited.
     assert s["verdict"] and s["verdict"]["call"]["sha256"] == s["sha256"] and s["verdict"]["transcript"]
-    with closing(sqlite3.connect(tmp_path / "callaudit.db")) as db:
-        (row,) = db.execute("select extension, result, call_id from listen_sessions").fetchall()
-        assert row == ("1042", "completed", s["call_id"]) and row[2]
-        assert db.execute("select sha256 from calls where id = ?", (row[2],)).fetchall() == [(s["sha256"],)]
+    db = tmp_path / "callaudit.db"
+    (row,) = rows(db, "select extension, result, call_id from listen_sessions")
+    assert row == ("1042", "completed", s["call_id"]) and row[2]
+    assert rows(db, f"select sha256 from calls where id = {row[2]}") == [(s["sha256"],)]
 
 
 def test_wrong_password_is_refused_by_the_registrar(tmp_path, proxy):

@@ -9,14 +9,13 @@ from __future__ import annotations
 
 import json
 import os
-import sqlite3
 import subprocess
 from pathlib import Path
 
 import pytest
 
 from clihelp import one_error_line
-from sip_peer import CALL, PASSWORD, Sipp, assert_recording_matches, build_stream, read_pcm, run_cli, write_config
+from sip_peer import CALL, PASSWORD, Sipp, assert_recording_matches, build_stream, read_pcm, rows, run_cli, write_config
 
 pytestmark = pytest.mark.skipif(os.system("command -v sipp >/dev/null && command -v openssl >/dev/null") != 0,
                                 reason="sipp or openssl not installed")
@@ -58,14 +57,6 @@ def _tls_config(folder: Path, port: int, ca_file: str | Path, verify: bool = Tru
                         sip_extra=f'tls_ca_file = "{ca_file}"\ntls_verify = {str(verify).lower()}')
 
 
-def _rows(db: Path, sql: str) -> list:
-    con = sqlite3.connect(db)
-    try:
-        return con.execute(sql).fetchall()
-    finally:
-        con.close()
-
-
 @pytest.mark.slow
 def test_listen_over_tls_records_and_audits_the_call(tmp_path, pki):
     ref, ulaw, seconds, _ = build_stream(tmp_path, CALL[:3])  # 11 s: enough speech to compare
@@ -82,7 +73,7 @@ def test_listen_over_tls_records_and_audits_the_call(tmp_path, pki):
     assert_recording_matches(read_pcm(ref), got)
     assert s["verdict"]["call"]["sha256"] == s["sha256"]
     db = tmp_path / "callaudit.db"
-    assert _rows(db, "select extension, result from listen_sessions") == [("1042", "completed")]
+    assert rows(db, "select extension, result from listen_sessions") == [("1042", "completed")]
     assert PASSWORD not in proc.stdout + proc.stderr and PASSWORD.encode() not in db.read_bytes()
 
 
@@ -100,7 +91,7 @@ def test_a_certificate_that_fails_verification_stops_before_dialling(tmp_path, p
     line = one_error_line(proc, f"PBX 127.0.0.1:{pbx.port} (tls): its certificate", *expect)
     assert "does not answer" not in line and PASSWORD not in proc.stdout + proc.stderr
     db = tmp_path / "callaudit.db"
-    ((result,),) = _rows(db, "select result from listen_sessions")
+    ((result,),) = rows(db, "select result from listen_sessions")
     assert result.startswith("failed: 503 certificate refused: The "), result
     assert not list((tmp_path / "recordings").glob("*.wav"))
     assert PASSWORD.encode() not in db.read_bytes()

@@ -7,7 +7,6 @@ import json
 import os
 import random
 import signal
-import sqlite3
 import subprocess
 import time
 from datetime import datetime, timedelta, timezone
@@ -15,7 +14,8 @@ from datetime import datetime, timedelta, timezone
 import pytest
 
 from callaudit.spotcheck import pick_order
-from sip_peer import CALLAUDIT, ROOT, SLIP, Sipp, build_stream, cli_env, gaps, read_pcm, run_cli, write_config
+from sip_peer import (CALLAUDIT, ROOT, SLIP, Sipp, build_stream, cli_env, gaps, read_pcm, rows, run_cli,
+                      write_config)
 
 SALES = [(f"10{i:02d}", f"Agent {i}", "sales") for i in range(1, 9)] + [("1901", "Idle One", "sales"),
                                                                          ("1902", "Idle Two", "sales")]
@@ -59,10 +59,8 @@ def test_spot_check_records_eight_live_calls_at_once(tmp_path):
         missing = gaps(want[:len(got)], got)
         assert max(missing, default=0) <= SLIP and sum(missing) <= 0.03 * 280, (s["extension"], missing, s)
         assert s["rtp_lost"] == 0 and s["rtp_packets"] > 380
-    con = sqlite3.connect(tmp_path / "callaudit.db")
-    rows = con.execute("select result, count(*), count(call_id) from listen_sessions group by result").fetchall()
-    con.close()
-    results = dict((r, (n, c)) for r, n, c in rows)
+    results = {r: (n, c) for r, n, c in rows(tmp_path / "callaudit.db", "select result, count(*), count(call_id) "
+                                                                        "from listen_sessions group by result")}
     assert results["completed"] == (8, 8) and "in progress" not in results  # each begun row was completed
 
 
@@ -81,7 +79,5 @@ def test_a_killed_spot_check_leaves_each_listen_in_on_record(tmp_path):
             time.sleep(0.1)
         os.killpg(job.pid, signal.SIGKILL)
         job.wait()
-    con = sqlite3.connect(tmp_path / "callaudit.db")
-    rows = con.execute("select extension, mode, result, ended_at from listen_sessions order by extension").fetchall()
-    con.close()
-    assert rows == [(e, "listen", "in progress", None) for e, _, _ in SALES[:2]]
+    assert rows(tmp_path / "callaudit.db", "select extension, mode, result, ended_at from listen_sessions "
+                                           "order by extension") == [(e, "listen", "in progress", None) for e, _, _ in SALES[:2]]
