@@ -3,7 +3,8 @@
 SHELL := /bin/bash
 VENV := .venv
 BIN := $(VENV)/bin
-DEBS := asterisk-core-sounds-ru-wav asterisk-core-sounds-en-wav sox libsox-fmt-mp3 ffmpeg fonts-dejavu-core libportaudio2
+DEBS := asterisk-core-sounds-ru-wav asterisk-core-sounds-en-wav sox libsox-fmt-mp3 ffmpeg fonts-dejavu-core libportaudio2 \
+        festival festvox-ru flite
 TEST_DEBS := postgresql sip-tester kamailio rtpengine-daemon chromium poppler-utils \
              pulseaudio pulseaudio-utils libasound2-plugins
 
@@ -11,13 +12,21 @@ TEST_DEBS := postgresql sip-tester kamailio rtpengine-daemon chromium poppler-ut
 
 # The verdicts go to callaudit.db (SQLite) here; a second run finds them already scored.
 demo: deps models
-	$(BIN)/callaudit samples samples/
+	$(BIN)/callaudit samples samples/ --series
 	$(BIN)/callaudit batch samples/ --lang auto
 	$(BIN)/callaudit calls list
 	@for f in samples/*.wav; do $(BIN)/callaudit calls show $$(sha256sum "$$f" | cut -c1-16); done
+	$(BIN)/callaudit requests list --period 2026-11-25..2026-11-26
 	$(BIN)/callaudit report --period 2026-11 -o report.html
+	@pw=$$(head -c 12 /dev/urandom | base64 | tr -d '/+='); \
+	if printf '%s\n' "$$pw" | $(BIN)/callaudit users add demo-admin --role admin --password-stdin >/dev/null 2>&1; then \
+	  echo "workspace: run '$(BIN)/callaudit serve' and open http://127.0.0.1:8080/ as demo-admin, one-time password $$pw (change it under My account)"; \
+	else \
+	  echo "workspace: run '$(BIN)/callaudit serve' and open http://127.0.0.1:8080/ as demo-admin (a new password: callaudit users password demo-admin)"; \
+	fi
 
 test: deps models
+	$(BIN)/lint-imports
 	$(BIN)/callaudit rules test
 	$(BIN)/python -m pytest -q tests
 
@@ -33,11 +42,11 @@ debs:
 
 $(VENV)/.installed: pyproject.toml
 	python3 -m venv $(VENV)
-	$(BIN)/pip install -q --disable-pip-version-check -e '.[test]'
+	$(BIN)/pip install -q --disable-pip-version-check -e '.[voices,test]'
 	touch $@
 
 models: $(VENV)/.installed
-	@for m in base tiny.en; do $(BIN)/callaudit models path $$m >/dev/null 2>&1 || $(BIN)/callaudit models install $$m; done
+	@for m in base tiny.en speaker-ge2e; do $(BIN)/callaudit models path $$m >/dev/null 2>&1 || $(BIN)/callaudit models install $$m; done
 
 clean:
 	rm -rf $(VENV) samples test-output

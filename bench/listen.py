@@ -42,9 +42,11 @@ def main() -> None:
     args = ap.parse_args()
 
     from callaudit import config
-    from callaudit.listen import listen
-    from callaudit.live import LiveTranscript
-    from callaudit.transcribe import Transcriber
+    from callaudit.analysis.cues import live_rules
+    from callaudit.analysis.rulepack import PackChooser
+    from callaudit.sources.listen import listen
+    from callaudit.transcript.live import LiveTranscript
+    from callaudit.transcript.transcribe import Transcriber
 
     tmp = Path(tempfile.mkdtemp(prefix="bench-listen-"))
     ref, ulaw, seconds, placed = build_stream(tmp, lang=args.lang)
@@ -76,7 +78,8 @@ def main() -> None:
                                                                      transcription__language=args.lang)
         model = Transcriber(cfg.with_overrides(model__batched=False)).model
         lines = []
-        live = LiveTranscript(cfg, args.lang, show=lines.append, model=model)
+        rules = live_rules(PackChooser(cfg.scoring.rules or None).for_language(args.lang))
+        live = LiveTranscript(cfg, rules, args.lang, show=lines.append, model=model)
         t0 = time.monotonic()
         listen(cfg, "1042", record=False, sinks=[live.push], say=lambda m: None, started=t0)
         live.close()

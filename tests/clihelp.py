@@ -4,12 +4,13 @@ from __future__ import annotations
 
 from click.testing import CliRunner
 
-from callaudit.cli import cli
+from callaudit.cli.main import cli
 
 
-def run(*args: str, env: dict | None = None):
-    """The CLI in-process; catch_exceptions=False: a traceback fails the test instead of hiding."""
-    return CliRunner().invoke(cli, list(args), env=env, catch_exceptions=False)
+def run(*args: str, env: dict | None = None, input: str | None = None):
+    """The CLI in-process; catch_exceptions=False: a traceback fails the test instead of hiding.
+    `input`: what stdin holds (a password, say)."""
+    return CliRunner().invoke(cli, list(args), env=env, input=input, catch_exceptions=False)
 
 
 def one_error_line(result, *must_contain: str) -> str:

@@ -26,7 +26,7 @@ SCENARIOS = Path(__file__).resolve().parent / "sipp"
 USER, PASSWORD = "1000", "s3cret"  # what tests/sipp/spy.xml accepts
 CALLAUDIT = [sys.executable, "-m", "callaudit.cli"]
 
-from callaudit import samples  # noqa: E402
+from callaudit.sources import samples  # noqa: E402
 
 # A two-party call of ~23 s: greeting, a request, an announced wait, thanks, goodbye.
 CALL = [
@@ -115,41 +115,76 @@ class TlsFront:
 
 class Sipp:
     """SIPp as a UAS on 127.0.0.1:`port` running `scenario`; a context manager that stops it.
-    `tls=(cert, key)`: the PBX speaks TLS on `port` (a TlsFront before SIPp over TCP)."""
+    `tls=(cert, key)`: the PBX speaks TLS on `port` (a TlsFront before SIPp over TCP).
+    `port` (and `media_port`) are final once entered: a port another process took before SIPp could bind
+    it is replaced by a fresh one."""
+
+    TRIES = 5
 
     def __init__(self, scenario: str | Path, workdir: Path, *args: str, port: int | None = None,
                  calls: int = 1, replace: dict[str, str] | None = None, tls: tuple[Path, Path] | None = None):
         if shutil.which("sipp") is None:
             raise RuntimeError("sipp is not installed (Debian sip-tester; `make test` installs it)")
-        self.port = port or free_port()
-        self.media_port = free_port()
-        self.tls, self.front = tls, None
-        sipp_port = free_port() if tls else self.port
-        if tls:  # the PBX's Contact: where the ACK and later requests go, over TLS through the front
-            replace = {"[local_port];transport=[transport]": f"{self.port};transport=tls", **(replace or {})}
+        self.scenario = SCENARIOS / scenario if not Path(scenario).is_absolute() else Path(scenario)
+        self.workdir, self.args, self.calls, self.replace = workdir, args, calls, replace or {}
+        self.fixed_port, self.tls, self.front = port, tls, None
+        self._choose_ports()
+
+    def _choose_ports(self) -> None:
+        """Ports for SIPp (SIP; RTP on media_port and media_port + 2, where SIPp binds its video socket)
+        and the scenario, log and command line that name them."""
+        self.port = self.fixed_port or free_port()
+        self.sipp_port = free_port() if self.tls else self.port
+        self.media_port = free_port()  # + 2 is only checked by SIPp: a clash is a bind failure, retried
+        args, replace = self.args, dict(self.replace)
+        if self.tls:  # the PBX's Contact: where the ACK and later requests go, over TLS through the front
+            replace = {"[local_port];transport=[transport]": f"{self.port};transport=tls", **replace}
             args = ("-t", "t1", *args)
-        path = SCENARIOS / scenario if not Path(scenario).is_absolute() else Path(scenario)
+        transport = args[args.index("-t") + 1] if "-t" in args else "u1"
+        self.sip_socket = ("tcp" if transport.startswith("t") else "udp", self.sipp_port)
+        path = self.scenario
         if replace:
             text = path.read_text()
             for a, b in replace.items():
                 text = text.replace(a, b)
-            path = workdir / f"{path.stem}-{self.port}.xml"
+            path = self.workdir / f"{path.stem}-{self.port}.xml"
             path.write_text(text)
-        self.log = workdir / f"sipp-{self.port}.log"
-        self.cmd = ["sipp", "-sf", str(path), "-i", "127.0.0.1", "-p", str(sipp_port), "-mi", "127.0.0.1",
-                    "-mp", str(self.media_port), "-m", str(calls), "-nostdin", "-trace_err", *args]
-        self.workdir = workdir
-        self.sipp_port = sipp_port
+        self.log = self.workdir / f"sipp-{self.port}.log"
+        self.cmd = ["sipp", "-sf", str(path), "-i", "127.0.0.1", "-p", str(self.sipp_port), "-mi", "127.0.0.1",
+                    "-mp", str(self.media_port), "-m", str(self.calls), "-nostdin", "-trace_err", *args]
 
     def __enter__(self) -> "Sipp":
-        self.out = open(self.log, "w")
-        self.proc = subprocess.Popen(self.cmd, cwd=self.workdir, stdout=self.out, stderr=subprocess.STDOUT)
-        time.sleep(0.3)  # SIPp binds its sockets before reading the scenario's first message
-        if self.proc.poll() is not None:
-            raise RuntimeError(f"sipp exited at once: {self.log.read_text()[-2000:]}")
+        for attempt in range(self.TRIES):
+            with open(self.log, "w") as out:
+                self.proc = subprocess.Popen(self.cmd, cwd=self.workdir, stdout=out, stderr=subprocess.STDOUT)
+            if self._wait_bound():
+                break
+            log = self.log.read_text()
+            # free_port() only found the ports free a moment ago: another process (a parallel test, a
+            # pjsua RTP port) may have bound one since, or SIPp's video port (media_port + 2) was taken.
+            # A SIP port the caller fixed cannot be replaced.
+            lost = "Unable to bind" in log and not (self.fixed_port and "main socket" in log)
+            if not lost or attempt == self.TRIES - 1:
+                raise RuntimeError(f"sipp exited at once: {log[:300]} … {log[-1500:]}")  # its error, then its screen
+            self._choose_ports()
         if self.tls:
             self.front = TlsFront(self.port, self.sipp_port, *self.tls)
         return self
+
+    def _wait_bound(self, timeout: float = 10) -> bool:
+        """Wait until SIPp holds its SIP socket (listening, for TCP) and both RTP sockets: it binds them
+        after reading the scenario and before taking calls; a datagram that arrives sooner is refused.
+        False when SIPp exited first."""
+        want = {self.sip_socket, ("udp", self.media_port), ("udp", self.media_port + 2)}
+        deadline = time.monotonic() + timeout
+        while self.proc.poll() is None:
+            if want <= _sockets(self.proc.pid):
+                return True
+            if time.monotonic() > deadline:
+                stop(self.proc)
+                raise RuntimeError(f"sipp did not bind {sorted(want)} in {timeout} s: {self.log.read_text()[-2000:]}")
+            time.sleep(0.02)  # polling /proc: SIPp tells nobody when it has bound
+        return False
 
     def wait(self, timeout: float = 10) -> int | None:
         try:
@@ -161,7 +196,23 @@ class Sipp:
         if self.front is not None:
             self.front.close()
         stop(self.proc)
-        self.out.close()
+
+
+def _sockets(pid: int) -> set[tuple[str, int]]:
+    """("udp", port) of each UDP socket and ("tcp", port) of each listening TCP socket that process `pid`
+    holds, from /proc (what `ss -lunp` shows)."""
+    try:
+        links = [os.readlink(fd) for fd in Path(f"/proc/{pid}/fd").iterdir()]
+    except OSError:  # exited meanwhile
+        return set()
+    inodes = {link[8:-1] for link in links if link.startswith("socket:[")}
+    found = set()
+    for proto in ("udp", "tcp"):
+        for line in Path(f"/proc/net/{proto}").read_text().splitlines()[1:]:
+            f = line.split()
+            if f[9] in inodes and (proto == "udp" or f[3] == "0A"):  # 0A: TCP_LISTEN
+                found.add((proto, int(f[1].rsplit(":", 1)[1], 16)))
+    return found
 
 
 def stop(proc: subprocess.Popen) -> None:

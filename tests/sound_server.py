@@ -16,7 +16,6 @@ import time
 from pathlib import Path
 
 import numpy as np
-
 from sip_peer import stop
 
 RATE = 8000

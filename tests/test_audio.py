@@ -18,11 +18,12 @@ from pathlib import Path
 
 import av
 import pytest
-
-from callaudit import audio, samples
-from callaudit.errors import CallauditError
-from callaudit.samples import say
 from clihelp import one_error_line
+
+from callaudit.audio import decode as audio
+from callaudit.errors import CallauditError
+from callaudit.sources import samples
+from callaudit.sources.samples import say
 
 CALLAUDIT = str(Path(sys.executable).with_name("callaudit"))  # the installed command a user runs
 
@@ -113,7 +114,7 @@ def test_unreadable_file_is_one_line(call):
         locked = folder / "locked.wav"
         shutil.copy(call[0], locked)
         locked.chmod(0o000)
-        code = ("import sys\nfrom callaudit import audio\nfrom callaudit.errors import CallauditError\n"
+        code = ("import sys\nfrom callaudit.audio import decode as audio\nfrom callaudit.errors import CallauditError\n"
                 f"try:\n    audio.load({str(locked)!r})\nexcept CallauditError as e:\n"
                 "    sys.exit(f'callaudit: error: {e}')\n")
         # root reads anything: read as the unprivileged user 'nobody' instead.

@@ -6,14 +6,15 @@ A broken config is noticed before any model is loaded, so these tests are quick.
 
 from __future__ import annotations
 
+import dataclasses
 import tomllib
 from pathlib import Path
 
 import pytest
+from clihelp import one_error_line, run
 
 from callaudit import config
 from callaudit.errors import CallauditError
-from clihelp import one_error_line, run
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -104,22 +105,24 @@ def test_load_reads_env_and_returns_checked_values(tmp_path, monkeypatch):
     monkeypatch.setenv("CALLAUDIT_CONFIG", str(path))
     cfg = config.load()
     assert cfg.source == str(path)
-    assert cfg["model"]["beam_size"] == 5
-    assert cfg["transcription"]["language"] == "en"
+    assert cfg.model.beam_size == 5
+    assert cfg.transcription.language == "en"
     # An integer where a number is expected is fine, and becomes a float.
-    assert cfg["transcription"]["min_silence"] == 1.0 and isinstance(cfg["transcription"]["min_silence"], float)
-    assert cfg["model"]["name"] == "base"  # untouched keys keep their defaults
+    assert cfg.transcription.min_silence == 1.0 and isinstance(cfg.transcription.min_silence, float)
+    assert cfg.model.name == "base"  # untouched keys keep their defaults
 
 
 def test_no_config_anywhere_means_defaults():
-    assert config.load().values == config.defaults().values
+    assert config.load() == config.defaults()
 
 
-def test_example_config_documents_every_key_with_its_default():
+def test_example_config_documents_every_key_with_its_default(monkeypatch):
     """config.example.toml loads cleanly, sets every key the schema knows, and to its default:
     so the documented defaults cannot drift from the real ones."""
+    monkeypatch.chdir(ROOT)  # its relative paths are read from its folder, the defaults' from the cwd
     example = ROOT / "config.example.toml"
-    assert config.load(example).values == config.defaults().values
+    assert config.load(example) == config.defaults()
     raw = tomllib.loads(example.read_text(encoding="utf-8"))
-    missing = [f"[{s}] {k}" for s, keys in config.SCHEMA.items() for k in keys if k not in raw.get(s, {})]
+    missing = [f"[{s}] {f.name}" for s, cls in config.SECTIONS.items() for f in dataclasses.fields(cls)
+               if f.name not in raw.get(s, {})]
     assert not missing, f"config.example.toml does not document {', '.join(missing)}"

@@ -10,9 +10,21 @@ import time
 
 import numpy as np
 import pytest
-
-from sip_peer import (CALLAUDIT, PASSWORD, ROOT, Sipp, assert_recording_matches, build_stream, chunk_correlations,
-                      cli_env, free_port, read_pcm, rows, run_cli, write_config)
+from sip_peer import (
+    CALLAUDIT,
+    PASSWORD,
+    ROOT,
+    Sipp,
+    assert_recording_matches,
+    build_stream,
+    chunk_correlations,
+    cli_env,
+    free_port,
+    read_pcm,
+    rows,
+    run_cli,
+    write_config,
+)
 
 pytestmark = pytest.mark.skipif(os.system("command -v sipp >/dev/null") != 0, reason="sipp not installed")
 
@@ -123,7 +135,7 @@ def test_a_killed_listen_in_leaves_its_audit_row_and_recording(tmp_path, stream)
         [("1042", "listen", "in progress", None)]
     (rec,) = (tmp_path / "recordings").glob("*.wav")
     assert stat.S_IMODE(rec.stat().st_mode) == 0o600
-    from callaudit import audio
+    from callaudit.audio import decode as audio
 
     assert audio.load(rec).duration > 3.0  # the streaming header: what was heard can still be scored
 
@@ -140,7 +152,7 @@ def test_we_hang_up(tmp_path, stream):
 
 @pytest.mark.slow
 def test_peer_vanishing_ends_on_rtp_timeout_and_keeps_the_partial_call(tmp_path):
-    from callaudit import samples
+    from callaudit.sources import samples
 
     ref, ulaw, seconds, _ = build_stream(tmp_path, [samples.say("agent", "hello", at=0.5),
                                                     samples.say("customer", "auth-thankyou")])
@@ -157,7 +169,7 @@ def test_peer_vanishing_ends_on_rtp_timeout_and_keeps_the_partial_call(tmp_path)
 @pytest.mark.parametrize("mode", ["barge", "listen"])
 def test_supervisor_audio_reaches_the_call_only_in_whisper_or_barge(tmp_path, mode):
     # SIPp echoes every RTP packet it receives: what the supervisor says comes back into the recording.
-    from callaudit import samples
+    from callaudit.sources import samples
 
     mic, _, seconds, _ = build_stream(tmp_path, [samples.say("agent", "hello", at=0.3),
                                                  samples.say("agent", "auth-thankyou")])

@@ -17,11 +17,22 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-
-from callaudit import samples
-from sip_peer import (CALLAUDIT, ROOT, Sipp, build_stream, chunk_correlations, cli_env, free_port, read_pcm, rows,
-                      run_cli, write_config)
+from sip_peer import (
+    CALLAUDIT,
+    ROOT,
+    Sipp,
+    build_stream,
+    chunk_correlations,
+    cli_env,
+    free_port,
+    read_pcm,
+    rows,
+    run_cli,
+    write_config,
+)
 from sound_server import SoundServer, available, find, read_raw
+
+from callaudit.sources import samples
 
 pytestmark = [pytest.mark.skipif(os.system("command -v sipp >/dev/null") != 0, reason="sipp not installed")]
 needs_sound = pytest.mark.skipif(not available(), reason="pulseaudio/pulseaudio-utils not installed "

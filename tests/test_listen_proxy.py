@@ -14,10 +14,19 @@ import time
 from pathlib import Path
 
 import pytest
-
 from clihelp import one_error_line
-from sip_peer import (PASSWORD, USER, Sipp, assert_recording_matches, build_stream, free_port, read_pcm,
-                      rows, run_cli, write_config)
+from sip_peer import (
+    PASSWORD,
+    USER,
+    Sipp,
+    assert_recording_matches,
+    build_stream,
+    free_port,
+    read_pcm,
+    rows,
+    run_cli,
+    write_config,
+)
 
 TEMPLATE = Path(__file__).resolve().parent / "kamailio" / "kamailio.cfg"
 MODULES = next(iter(sorted(Path("/usr/lib").glob("*/kamailio/modules/rtpengine.so"))), None)

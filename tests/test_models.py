@@ -14,10 +14,11 @@ import zipfile
 from pathlib import Path
 
 import pytest
-
-from callaudit import models, samples
-from callaudit.errors import CallauditError
 from clihelp import one_error_line, run
+
+from callaudit import models
+from callaudit.errors import CallauditError
+from callaudit.sources import samples
 
 CALLAUDIT = [str(Path(sys.executable).with_name("callaudit"))]  # the installed command a user runs
 

@@ -4,7 +4,7 @@ import re
 
 import pytest
 
-from callaudit.redact import Redactor
+from callaudit.reports.redact import Redactor
 
 R = Redactor()
 

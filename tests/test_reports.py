@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 
-from callaudit.samples import BAD_CALL, GOOD_CALL, build, say
+from callaudit.sources.samples import BAD_CALL, GOOD_CALL, build, say
 
 pytestmark = pytest.mark.slow
 
@@ -30,8 +30,12 @@ CARD = "4111 1111 1111 1111"
 SCRIPT = "<script>alert(1)</script>"
 
 
-def run(*args: str, cwd: Path, check: bool = True) -> subprocess.CompletedProcess:
-    out = subprocess.run([sys.executable, "-m", "callaudit.cli", *args], capture_output=True, text=True, cwd=cwd)
+OLGA_PW, BORIS_PW = "olga-hr-Pa55word", "boris-Pa55word"
+
+
+def run(*args: str, cwd: Path, check: bool = True, stdin: str | None = None) -> subprocess.CompletedProcess:
+    out = subprocess.run([sys.executable, "-m", "callaudit.cli", *args], capture_output=True, text=True, cwd=cwd,
+                         input=stdin)
     if check:
         assert out.returncode == 0, out.stdout + out.stderr
     return out
@@ -76,11 +80,15 @@ agents = [
                      {"v": json.dumps(verdict, ensure_ascii=False), "i": row.id})
     engine.dispose()
 
-    run("review", ids["bad"], "--finding", "interruptions", "--dismiss", "--by", "Olga HR",
-        "--note", "the customer paused; not an interruption", cwd=root)
-    run("review", ids["bad"], "--finding", "forbidden-phrases", "--confirm", "--by", "Olga HR",
-        "--note", "heard on the clip", cwd=root)
-    run("appeal", ids["bad"], "--by", "Boris Petrov", "--note", "the line was bad", cwd=root)
+    # Decisions are recorded under accounts, each proved by its password on stdin.
+    run("users", "add", "Olga HR", "--role", "hr", "--password-stdin", cwd=root, stdin=OLGA_PW + "\n")
+    run("users", "add", "Boris Petrov", "--role", "agent", "--extension", "1041", "--password-stdin", cwd=root,
+        stdin=BORIS_PW + "\n")
+    run("review", ids["bad"], "--finding", "interruptions", "--dismiss", "--as", "Olga HR",
+        "--note", "the customer paused; not an interruption", cwd=root, stdin=OLGA_PW + "\n")
+    run("review", ids["bad"], "--finding", "forbidden-phrases", "--confirm", "--as", "Olga HR",
+        "--note", "heard on the clip", cwd=root, stdin=OLGA_PW + "\n")
+    run("appeal", ids["bad"], "--as", "Boris Petrov", "--note", "the line was bad", cwd=root, stdin=BORIS_PW + "\n")
     return root, ids
 
 
@@ -175,7 +183,8 @@ def test_dismissed_finding_stops_counting_toward_the_ladder(office):
     bad = next(c for c in data["calls"] if c["call"] == ids["bad"])
     failed_major = [f for f in bad["findings"] if f["status"] == "failed" and f["severity"] in ("major", "critical")]
     assert boris["offences"] == len(failed_major)
-    run("review", ids["bad"], "--finding", "response-time", "--dismiss", "--by", "Olga HR", "--note", "hold", cwd=root)
+    run("review", ids["bad"], "--finding", "response-time", "--dismiss", "--as", "Olga HR", "--note", "hold", cwd=root,
+        stdin=OLGA_PW + "\n")
     after = json.loads(run("report", "--period", "2026-11", "--agent", "1041", "--format", "json", cwd=root).stdout)
     assert after["agents"][0]["offences"] == boris["offences"] - 1
     decisions = next(c for c in after["calls"] if c["call"] == ids["bad"])["decisions"]

@@ -12,10 +12,9 @@ import time
 from datetime import datetime, timedelta, timezone
 
 import pytest
+from sip_peer import CALLAUDIT, ROOT, SLIP, Sipp, build_stream, cli_env, gaps, read_pcm, rows, run_cli, write_config
 
-from callaudit.spotcheck import pick_order
-from sip_peer import (CALLAUDIT, ROOT, SLIP, Sipp, build_stream, cli_env, gaps, read_pcm, rows, run_cli,
-                      write_config)
+from callaudit.sources.spotcheck import pick_order
 
 SALES = [(f"10{i:02d}", f"Agent {i}", "sales") for i in range(1, 9)] + [("1901", "Idle One", "sales"),
                                                                          ("1902", "Idle Two", "sales")]

@@ -6,16 +6,16 @@ so every check compares with the truth. The model is the real base model, loaded
 
 from __future__ import annotations
 
-
 import jiwer
 import numpy as np
 import pytest
 
-from callaudit import audio, samples
+from callaudit.audio import decode as audio
 from callaudit.errors import CallauditError
-from callaudit.matching import normalise
-from callaudit.transcribe import NAMES
-from callaudit.samples import say
+from callaudit.sources import samples
+from callaudit.sources.samples import say
+from callaudit.text.matching import normalise
+from callaudit.transcript.transcribe import NAMES
 
 REPLIES = ("auth-thankyou", "check-number-dial-again", "please-try-again", "sorry")
 MAX_WER = {"ru": 0.15, "en": 0.08}

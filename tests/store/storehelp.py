@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from callaudit.samples import build, say
+from callaudit.sources.samples import build, say
 
 ROOT = Path(__file__).resolve().parents[2]
 CALLAUDIT = str(ROOT / ".venv" / "bin" / "callaudit")
@@ -92,30 +92,30 @@ def check_exactly_once(db: str, files: list[Path]) -> dict:
     Returns a few figures for the test to report."""
     from sqlalchemy import func, select
 
-    from callaudit import store
-    from callaudit.audio import sha256_of
-    from callaudit.schema import SCORED, Call, Finding, Score, Turn, Word
+    from callaudit.digest import sha256_of
+    from callaudit.store import db as store
+    from callaudit.store.schema import SCORED, CallRow, FindingRow, ScoreRow, TurnRow, WordRow
 
     st = store.open_store(db, migrate=False)
     with st.session() as s:
-        calls = s.scalars(select(Call)).all()
+        calls = s.scalars(select(CallRow)).all()
         assert sorted(c.sha256 for c in calls) == sorted(sha256_of(f) for f in files)
         assert {c.status for c in calls} == {SCORED}, [(c.path, c.status, c.error) for c in calls]
         assert all(c.lease_token is None and c.lease_owner is None for c in calls)
-        per_call = dict(s.execute(select(Score.call_id, func.count()).group_by(Score.call_id)).all())
+        per_call = dict(s.execute(select(ScoreRow.call_id, func.count()).group_by(ScoreRow.call_id)).all())
         assert per_call == {c.id: 1 for c in calls}  # exactly one score per call, no superseded ones
-        assert s.scalar(select(func.count()).select_from(Score).where(Score.is_current.is_(False))) == 0
+        assert s.scalar(select(func.count()).select_from(ScoreRow).where(ScoreRow.is_current.is_(False))) == 0
         # No orphans: every row hangs from a parent that exists.
-        assert s.scalar(select(func.count()).select_from(Finding)
-                        .where(~Finding.score_id.in_(select(Score.id)))) == 0
-        assert s.scalar(select(func.count()).select_from(Turn).where(~Turn.score_id.in_(select(Score.id)))) == 0
-        assert s.scalar(select(func.count()).select_from(Word).where(~Word.turn_id.in_(select(Turn.id)))) == 0
+        assert s.scalar(select(func.count()).select_from(FindingRow)
+                        .where(~FindingRow.score_id.in_(select(ScoreRow.id)))) == 0
+        assert s.scalar(select(func.count()).select_from(TurnRow).where(~TurnRow.score_id.in_(select(ScoreRow.id)))) == 0
+        assert s.scalar(select(func.count()).select_from(WordRow).where(~WordRow.turn_id.in_(select(TurnRow.id)))) == 0
         # Complete: each score holds exactly the findings and turns of its verdict, and words.
-        for sc in s.scalars(select(Score)):
+        for sc in s.scalars(select(ScoreRow)):
             assert len(sc.findings) == len(sc.verdict["findings"]) > 0
             assert len(sc.turns) == len(sc.verdict["transcript"]) > 0
             assert sum(len(t.words) for t in sc.turns) > 0
         figures = {"calls": len(calls), "max_attempts": max(c.attempts for c in calls),
-                   "workers": dict(s.execute(select(Score.worker, func.count()).group_by(Score.worker)).all())}
+                   "workers": dict(s.execute(select(ScoreRow.worker, func.count()).group_by(ScoreRow.worker)).all())}
     st.close()
     return figures

@@ -16,8 +16,8 @@ import pytest
 from sqlalchemy import func, select
 from storehelp import CALLAUDIT, check_exactly_once, make_calls, malformed_files, write_config
 
-from callaudit import store
-from callaudit.schema import RUNNING, Call, Score
+from callaudit.store import db as store
+from callaudit.store.schema import RUNNING, CallRow, ScoreRow
 
 pytestmark = pytest.mark.slow
 
@@ -32,8 +32,8 @@ def scored_count(db: str, worker: str | None = None) -> int:
     try:
         st = store.open_store(db, migrate=False)
         with st.session() as s:
-            q = select(func.count()).select_from(Score)
-            n = s.scalar(q.where(Score.worker == worker) if worker else q)
+            q = select(func.count()).select_from(ScoreRow)
+            n = s.scalar(q.where(ScoreRow.worker == worker) if worker else q)
         st.close()
         return n
     except Exception:  # not created yet
@@ -118,7 +118,7 @@ def test_two_workers_share_a_postgresql_queue_and_finish_a_killed_workers_call(p
 
     def held_by_a() -> int | None:
         with st.session() as s:
-            return s.scalar(select(Call.id).where(Call.lease_owner == owner_a, Call.status == RUNNING))
+            return s.scalar(select(CallRow.id).where(CallRow.lease_owner == owner_a, CallRow.status == RUNNING))
 
     # Kill A once it has done some of the work and is well into its next call.
     assert wait_for(lambda: scored_count(pg_url, owner_a) >= 5 and held_by_a() is not None, 180)
@@ -133,7 +133,7 @@ def test_two_workers_share_a_postgresql_queue_and_finish_a_killed_workers_call(p
     out, err = b.communicate(timeout=300)
     assert b.returncode == 0, err.decode()
     with st.session() as s:
-        call = s.get(Call, orphan)
+        call = s.get(CallRow, orphan)
         score = call.current_score
         assert score.worker == owner_b and call.attempts == 2
         taken_over_after = (score.scored_at - call.queued_at).total_seconds()
@@ -184,14 +184,14 @@ def test_a_stopped_worker_hands_its_call_back_at_once(tmp_path):
 
     def held() -> int | None:
         with st.session() as s:
-            return s.scalar(select(Call.id).where(Call.status == RUNNING))
+            return s.scalar(select(CallRow.id).where(CallRow.status == RUNNING))
 
     assert wait_for(lambda: held() is not None, 120)
     proc.send_signal(signal.SIGTERM)  # what `systemctl stop` sends
     _, err = proc.communicate(timeout=60)
     assert proc.returncode == 130 and b"went back to the queue" in err
     with st.session() as s:
-        calls = s.scalars(select(Call)).all()
+        calls = s.scalars(select(CallRow)).all()
         assert {c.status for c in calls} <= {"queued", "scored"} and all(c.lease_token is None for c in calls)
         assert all(c.attempts in (0, 1) for c in calls)
     st.close()

@@ -5,21 +5,29 @@ from __future__ import annotations
 
 import json
 import shutil
+import subprocess
+import sys
 import threading
 import time
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
 from sqlalchemy import func, inspect, select, text
-
-from callaudit import config, queue, store
-from callaudit.cli import cli
-from callaudit.errors import CallauditError
-from callaudit.recordings import MetadataReader, parse_since
-from callaudit.schema import FAILED, QUEUED, SCORED, Agent, Call, Finding, Score, Turn, Word
-
+from sqlalchemy.exc import IntegrityError
 from storehelp import make_calls, write_config
+
+from callaudit import config
+from callaudit.analysis.findings import Finding
+from callaudit.cli.main import cli
+from callaudit.errors import CallauditError
+from callaudit.periods import since as parse_since
+from callaudit.sources.metadata import MetadataReader
+from callaudit.store import db as store
+from callaudit.store import worklist as queue
+from callaudit.store.schema import FAILED, QUEUED, SCORED, AgentRow, CallRow, FindingRow, ScoreRow, TurnRow, WordRow
+from callaudit.store.verdicts import LeaseLost, mark_failed, save_result
 
 TABLES = {"agents", "calls", "scores", "findings", "turns", "words", "reviews", "listen_sessions", "batch_runs"}
 
@@ -32,12 +40,12 @@ def invoke(*args: str, config_path: Path | None = None):
 def counts(st: store.Store) -> dict[str, int]:
     with st.session() as s:
         return {m.__tablename__: s.scalar(select(func.count()).select_from(m))
-                for m in (Call, Score, Finding, Turn, Word)}
+                for m in (CallRow, ScoreRow, FindingRow, TurnRow, WordRow)}
 
 
 def queue_one(st: store.Store, sha: str = "a" * 64, path: str = "/x.wav") -> int:
     with st.session() as s:
-        c = Call(sha256=sha, path=path, status=QUEUED, meta={})
+        c = CallRow(sha256=sha, path=path, status=QUEUED, meta={})
         s.add(c)
         s.flush()
         return c.id
@@ -58,7 +66,7 @@ def test_migration_matches_the_models(db_url):
     from alembic.autogenerate import compare_metadata
     from alembic.runtime.migration import MigrationContext
 
-    from callaudit.schema import Base
+    from callaudit.store.schema import Base
 
     st = store.open_store(db_url)
     with st.engine.connect() as conn:
@@ -68,11 +76,11 @@ def test_migration_matches_the_models(db_url):
 
 # ---------------------------------------------------------------- saving verdicts
 def test_a_verdict_is_stored_with_findings_turns_and_words(db_url, scored_call):
-    result, tx, _ = scored_call
+    scored, result, _ = scored_call
     st = store.open_store(db_url)
-    call_id = store.save_result(st, result, tx, worker="test")
+    call_id = save_result(st, scored, worker="test")
     with st.session() as s:
-        call = s.get(Call, call_id)
+        call = s.get(CallRow, call_id)
         score = call.current_score
         assert call.status == SCORED and call.sha256 == result["call"]["sha256"]
         assert score.verdict == result  # the full JSON, as `score --json` prints it
@@ -86,33 +94,34 @@ def test_a_verdict_is_stored_with_findings_turns_and_words(db_url, scored_call):
 
 
 def test_rescoring_keeps_the_old_score_and_exactly_one_current(db_url, scored_call):
-    result, tx, _ = scored_call
+    scored, result, _ = scored_call
     st = store.open_store(db_url)
-    call_id = store.save_result(st, result, tx)
-    store.save_result(st, {**result, "score": 42.0}, tx)
+    call_id = save_result(st, scored)
+    save_result(st, replace(scored, verdict=replace(scored.verdict, score=42.0)))
     with st.session() as s:
-        scores = s.scalars(select(Score).where(Score.call_id == call_id).order_by(Score.id)).all()
+        scores = s.scalars(select(ScoreRow).where(ScoreRow.call_id == call_id).order_by(ScoreRow.id)).all()
         assert [(sc.score, sc.is_current) for sc in scores] == [(result["score"], False), (42.0, True)]
     # The database itself refuses a second current score.
     with pytest.raises(Exception):
         with st.session() as s:
-            s.add(Score(call_id=call_id, is_current=True, score=1, flagged=False, rules_version="x", verdict={}))
+            s.add(ScoreRow(call_id=call_id, is_current=True, score=1, flagged=False, rules_version="x", verdict={}))
     st.close()
 
 
 def test_a_failed_save_leaves_nothing_behind(db_url, scored_call):
-    result, tx, _ = scored_call
+    scored, _, _ = scored_call
     st = store.open_store(db_url)
-    broken = {**result, "findings": result["findings"] + [{"rule": "x"}]}  # a finding without its fields
-    with pytest.raises(KeyError):
-        store.save_result(st, broken, tx)
+    nameless = Finding("x", None, None, False, None, "")  # a finding without its title: the database refuses it
+    broken = replace(scored, verdict=replace(scored.verdict, findings=scored.verdict.findings + (nameless,)))
+    with pytest.raises(IntegrityError):
+        save_result(st, broken)
     assert counts(st) == {"calls": 0, "scores": 0, "findings": 0, "turns": 0, "words": 0}
     st.close()
 
 
 # ---------------------------------------------------------------- leases
 def test_a_lapsed_lease_is_taken_over_and_the_late_worker_cannot_save(db_url, scored_call):
-    result, tx, _ = scored_call
+    scored, result, _ = scored_call
     st = store.open_store(db_url)
     call_id = queue_one(st, result["call"]["sha256"])
     first = queue.claim(st, "host:1", lease_seconds=0.5, max_attempts=5)
@@ -121,11 +130,11 @@ def test_a_lapsed_lease_is_taken_over_and_the_late_worker_cannot_save(db_url, sc
     time.sleep(0.7)
     second = queue.claim(st, "host:2", 0.5, 5)
     assert second.call_id == call_id and second.attempts == 2
-    with pytest.raises(store.LeaseLost):
-        store.save_result(st, result, tx, call_id=call_id, lease_token=first.token)
-    assert not store.mark_failed(st, call_id, first.token, "too late")
+    with pytest.raises(LeaseLost):
+        save_result(st, scored, call_id=call_id, lease_token=first.token)
+    assert not mark_failed(st, call_id, first.token, "too late")
     assert queue.renew(st, second, 30) and not queue.renew(st, first, 30)
-    store.save_result(st, result, tx, call_id=call_id, lease_token=second.token, worker="host:2")
+    save_result(st, scored, call_id=call_id, lease_token=second.token, worker="host:2")
     c = counts(st)
     assert c["calls"] == 1 and c["scores"] == 1
     st.close()
@@ -139,7 +148,7 @@ def test_a_call_its_workers_keep_dying_on_is_failed_with_a_reason(db_url):
         time.sleep(0.05)
     assert queue.claim(st, "host:9", 0.01, max_attempts=3) is None
     with st.session() as s:
-        call = s.get(Call, call_id)
+        call = s.get(CallRow, call_id)
         assert call.status == FAILED and "3 workers stopped while scoring it" in call.error
     st.close()
 
@@ -241,7 +250,7 @@ def test_cdr_with_a_header_and_configured_patterns(tmp_path):
 def test_roster_is_checked(tmp_path):
     p = tmp_path / "c.toml"
     p.write_text('[roster]\nagents = [{extension = 1040, name = "A", email = "a@x"}, {extension = "1041"}]\n')
-    assert config.roster(config.load(p))["1040"]["email"] == "a@x"
+    assert config.load(p).agents["1040"].to_json()["email"] == "a@x"
     for body, msg in [('agents = [{name = "A"}]', "has no extension"),
                       ('agents = [{extension = "1"}, {extension = 1}]', "already agent #1"),
                       ('agents = [{extension = "1", name = 5}]', "name must be a string"),
@@ -261,6 +270,82 @@ def test_since():
         parse_since("last tuesday")
 
 
+def test_since_and_period_read_one_grammar():
+    """`--since X` is the start of the period X names, whichever form X takes."""
+    from datetime import datetime, timedelta
+
+    from callaudit import periods
+
+    now = datetime(2026, 11, 24, 15, 30).astimezone()
+    for named, start, end in [
+        ("2026-11", datetime(2026, 11, 1), datetime(2026, 12, 1)),
+        ("2026-12", datetime(2026, 12, 1), datetime(2027, 1, 1)),
+        ("2026-11-20", datetime(2026, 11, 20), datetime(2026, 11, 21)),
+        ("2026-11-01..2026-11-15", datetime(2026, 11, 1), datetime(2026, 11, 16)),
+        ("today", datetime(2026, 11, 24), datetime(2026, 11, 25)),
+        ("yesterday", datetime(2026, 11, 23), datetime(2026, 11, 24)),
+        ("2026-11-24 09:00", datetime(2026, 11, 24, 9), None),
+    ]:
+        period = periods.parse(named, now=now)
+        assert period.start == start.astimezone(), named
+        assert end is None or period.end == end.astimezone(), named
+        assert periods.since(named, now=now) == period.start, named
+    for named, span in (("3d", timedelta(days=3)), ("last-7d", timedelta(days=7)), ("12h", timedelta(hours=12))):
+        assert periods.since(named, now=now) == now - span and now in periods.parse(named, now=now), named
+    for bad in ("November", "2026-11-15..2026-11-01", "2026-13"):
+        with pytest.raises(CallauditError, match=f"bad --period '{bad}'"):
+            periods.parse(bad, now=now)
+
+
+def test_config_paths_are_absolute_and_the_environment_applied_at_load(tmp_path, monkeypatch):
+    (tmp_path / "conf").mkdir()
+    path = tmp_path / "conf" / "c.toml"
+    path.write_text('[listen]\nrecordings = "rec"\n[scoring]\nrules = "packs/mine.toml"\n'
+                    '[batch]\ncdr = ["cdr/Master.csv"]\n[sip]\npassword = "in-the-file"\n')
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.delenv("CALLAUDIT_DB", raising=False)
+    monkeypatch.setenv("CALLAUDIT_SIP_PASSWORD", "from-the-env")
+    cfg = config.load(path)
+    assert cfg.listen.recordings == str(tmp_path / "conf" / "rec")
+    assert cfg.scoring.rules == str(tmp_path / "conf" / "packs" / "mine.toml")
+    assert cfg.batch.cdr == (str(tmp_path / "conf" / "cdr" / "Master.csv"),)
+    assert cfg.sip.password == "from-the-env"
+    monkeypatch.setenv("CALLAUDIT_DB", "env.db")
+    assert config.load(path).store.db == str(tmp_path / "env.db")
+    # A command-line override is read from the cwd, as any path typed there.
+    assert config.load(path).with_overrides(scoring__rules="x.toml").scoring.rules == str(tmp_path / "x.toml")
+
+
+def test_a_damaged_store_is_one_line_on_every_command(tmp_path, monkeypatch):
+    """A disk error can leave a SQLite file that opens but whose pages are garbage: every command that
+    reads the store says so in one line, none prints a traceback."""
+    monkeypatch.chdir(tmp_path)
+    db = tmp_path / "calls.db"
+    # In its own process, so that the write-ahead log is folded into the file when it exits.
+    made = subprocess.run([sys.executable, "-m", "callaudit", "db", "upgrade", "--db", str(db)], capture_output=True)
+    assert made.returncode == 0 and not Path(f"{db}-wal").exists(), made.stderr
+    import sqlite3
+
+    con = sqlite3.connect(db)  # every page of the tables and indexes; the schema and its revision survive
+    pages = [n for name, n in con.execute("select name, pageno from dbstat")
+             if name != "sqlite_schema" and "alembic_version" not in name]
+    con.close()
+    data = bytearray(db.read_bytes())
+    for n in pages:
+        data[(n - 1) * 4096:n * 4096] = b"\x5a" * 4096
+    db.write_bytes(bytes(data))
+    (tmp_path / "rec").mkdir()
+    for args in (["calls", "list"], ["calls", "show", "abcdef12"], ["db", "status"], ["report", "-o", "r.html"],
+                 ["review", "abcdef12", "--confirm", "--as", "hr", "--note", "n"],
+                 ["appeal", "abcdef12", "--as", "agent", "--note", "n"], ["batch", str(tmp_path / "rec")]):
+        r = CliRunner().invoke(cli, [*args, "--db", str(db)], input="password\n")
+        assert r.exit_code == 2, (args, r.output)
+        lines = r.output.strip().splitlines()
+        assert len(lines) == 1 and lines[0].startswith("callaudit: error: ") and "Traceback" not in r.output, \
+            (args, r.output)
+        assert "malformed" in lines[0], (args, lines[0])
+
+
 # ---------------------------------------------------------------- commands (queue only: no model)
 def test_batch_queues_dedups_and_honours_since_limit_rescore_retry(db_url, tmp_path, scored_call):
     cfg = write_config(tmp_path)
@@ -274,18 +359,17 @@ def test_batch_queues_dedups_and_honours_since_limit_rescore_retry(db_url, tmp_p
     assert [s["reason"] for s in out["skipped_files"]] == [f"same recording as {files[0]}"]
     st = store.open_store(db_url)
     with st.session() as s:
-        assert s.scalar(select(func.count()).select_from(Call).where(Call.status == QUEUED)) == 5
-        names = {a.extension: a.name for a in s.scalars(select(Agent))}
+        assert s.scalar(select(func.count()).select_from(CallRow).where(CallRow.status == QUEUED)) == 5
+        names = {a.extension: a.name for a in s.scalars(select(AgentRow))}
         assert names["1040"] == "Anna Ivanova" and names["1041"] == "Boris Petrov"
-        first = s.scalars(select(Call).where(Call.path == str(files[0]))).one()
+        first = s.scalars(select(CallRow).where(CallRow.path == str(files[0]))).one()
         assert (first.extension, first.src, first.language) == ("1040", "1040", "en")
-    # Score one the way a worker does, fail another; then see what a re-run does with each.
-    result, tx, _ = scored_call
+    # ScoreRow one the way a worker does, fail another; then see what a re-run does with each.
+    scored, _, _ = scored_call
     job = queue.claim(st, "t:1", 30, 5)
-    store.save_result(st, {**result, "call": {**result["call"], "sha256": job.sha256}}, tx, call_id=job.call_id,
-                      lease_token=job.token)
+    save_result(st, replace(scored, sha256=job.sha256), call_id=job.call_id, lease_token=job.token)
     job2 = queue.claim(st, "t:1", 30, 5)
-    store.mark_failed(st, job2.call_id, job2.token, "broken on purpose")
+    mark_failed(st, job2.call_id, job2.token, "broken on purpose")
     out = json.loads(invoke("batch", str(rec), "--db", db_url, "--workers", "0", "--json", config_path=cfg).output)
     reasons = sorted(s["reason"].split(" (")[0] for s in out["skipped_files"])
     assert reasons == ["already scored"] + ["failed before: broken on purpose"] * 2  # the copy shares its fate
@@ -293,7 +377,7 @@ def test_batch_queues_dedups_and_honours_since_limit_rescore_retry(db_url, tmp_p
                             "--retry-failed", config_path=cfg).output)
     assert out["queued"] == 5
     with st.session() as s:
-        again = s.get(Call, job.call_id)
+        again = s.get(CallRow, job.call_id)
         assert again.status == QUEUED and again.current_score is not None  # the old verdict stays until replaced
     out = json.loads(invoke("batch", str(rec), "--db", db_url, "--workers", "0", "--json", "--since",
                             "2027-01-01", config_path=cfg).output)
@@ -307,9 +391,9 @@ def test_batch_queues_dedups_and_honours_since_limit_rescore_retry(db_url, tmp_p
 
 
 def test_calls_list_and_show(db_url, tmp_path, scored_call):
-    result, tx, path = scored_call
+    scored, result, path = scored_call
     st = store.open_store(db_url)
-    store.save_result(st, result, tx)
+    save_result(st, scored)
     st.close()
     r = invoke("calls", "list", "--db", db_url, "--json")
     rows = json.loads(r.output)

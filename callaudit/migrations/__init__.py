@@ -1,1 +1,0 @@
-"""Alembic migrations of the call store; run by callaudit.store.upgrade (no alembic.ini needed)."""

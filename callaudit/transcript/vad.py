@@ -1,0 +1,61 @@
+"""When each party spoke: speech activity (Silero VAD, inside faster-whisper), turns, Whisper windows.
+
+Whisper's segment times are smeared (a segment can swallow seconds of silence) and it invents text
+in silence, so every time a rule measures comes from here, and a word survives only if it lies
+inside detected speech.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from callaudit.audio.decode import RATE
+from callaudit.transcript.records import Word
+
+MAX_CLIP = 28.0  # s; Whisper sees 30 s windows, keep clips inside one
+
+
+def speech_activity(samples: np.ndarray, threshold: float = 0.5, min_silence: float = 0.3) -> list[tuple[float, float]]:
+    """Stretches of speech in one channel, in seconds (Silero VAD)."""
+    from faster_whisper.vad import VadOptions, get_speech_timestamps
+
+    opts = VadOptions(threshold=threshold, min_speech_duration_ms=120,
+                      min_silence_duration_ms=int(min_silence * 1000), speech_pad_ms=60)
+    return [(s["start"] / RATE, s["end"] / RATE) for s in get_speech_timestamps(samples, opts)]
+
+
+def group_turns(spans: list[tuple[float, float]], gap: float) -> list[tuple[float, float]]:
+    """Join stretches of speech separated by less than `gap` seconds into turns."""
+    turns: list[list[float]] = []
+    for start, end in spans:
+        if turns and start - turns[-1][1] < gap:
+            turns[-1][1] = max(turns[-1][1], end)
+        else:
+            turns.append([start, end])
+    return [(s, e) for s, e in turns]
+
+
+def clips(spans: list[tuple[float, float]], duration: float, join: float = 1.0) -> list[dict]:
+    """Windows for Whisper: stretches of speech less than `join` s apart share a window of at most
+    MAX_CLIP s. Long silences stay out of the windows: Whisper misplaces words across them."""
+    out: list[list[float]] = []
+    for start, end in spans:
+        start, end = max(0.0, start - 0.5), min(duration, end + 0.3)  # VAD can clip a soft first sound
+        if out and start - out[-1][1] < join and end - out[-1][0] <= MAX_CLIP:
+            out[-1][1] = max(out[-1][1], end)
+            continue
+        while end - start > MAX_CLIP:
+            out.append([start, start + MAX_CLIP])
+            start += MAX_CLIP
+        out.append([start, end])
+    return [{"start": s, "end": e} for s, e in out]
+
+
+def overlap(word: Word, start: float, end: float) -> float:
+    return min(word.end, end) - max(word.start, start)
+
+
+def inside(word: Word, spans: list[tuple[float, float]], slack: float = 0.1) -> bool:
+    """Whether a word touches detected speech. Whisper stretches a clip's first word back to the
+    clip's start, so a real word may begin in the padding; an invented one lies wholly in silence."""
+    return any(overlap(word, s - slack, e + slack) > 0 for s, e in spans)
