@@ -20,7 +20,7 @@ from callaudit.config import LANGUAGES, Config
 from callaudit.errors import CallauditError
 from callaudit.transcript.records import Transcript, Turn, Word
 from callaudit.transcript.roles import RoleCues, decide
-from callaudit.transcript.vad import clips, group_turns, inside, overlap, speech_activity
+from callaudit.transcript.vad import clips, dense_clips, group_turns, inside, overlap, speech_activity
 
 NAMES = {"ru": "Russian", "en": "English"}
 # A call is refused as being in the other language only when Whisper is this sure, from at least
@@ -96,7 +96,7 @@ class Transcriber:
 
         mc = self.config.model
         words, languages = decode_calls(self.pipeline or self.model,
-                                        [(parties, language, {k: v for k, v in hot.items() if v})], clips,
+                                        [(parties, language, {k: v for k, v in hot.items() if v})], dense_clips,
                                         beam_size=mc.beam_size, batch_size=mc.batch_size,
                                         join_silence=mc.join_silence)
         found, p, speech = languages.get(0, (None, 0.0, 0.0))

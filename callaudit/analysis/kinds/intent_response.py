@@ -13,6 +13,10 @@ AND a way forward or a commitment), in any words, within `within_turns` turns or
 - `deadline_intent` (e.g. "commitment"): a sentence that names a deadline («до вечера», "by
   Friday": analysis.deadlines) is at least a doubt for that intent — what and by when is what a
   commitment is, and the judge alone cannot call such a sentence clearly no commitment.
+- `deadline_required`: the response must also say by when — a deadline (analysis.deadlines) or one
+  of `deadline_phrases` («сейчас», "right away") somewhere in the window. A sure trigger answered
+  by a commitment the judge is sure of, with no deadline, fails (when Whisper heard the window
+  clearly); a commitment only in doubt, or found by phrases alone, makes it "not evaluated".
 - A trigger that follows another within `within_seconds` is the same occasion (a customer who
   complains twice in a row): what the agent said since the first one answers both.
 - `response_phrases`: phrase groups (today's phrase lists, «извините» AND «проверю») that, each
@@ -26,7 +30,7 @@ from datetime import datetime, timezone
 
 from callaudit.analysis.deadlines import find_deadlines
 from callaudit.analysis.findings import Company, Finding, fail_on_absence, hit, quote, result
-from callaudit.analysis.kinds.base import REQUIRED, Kind, Problems, check_speakers
+from callaudit.analysis.kinds.base import PHRASES, REQUIRED, Kind, Problems, check_phrases, check_speakers
 from callaudit.analysis.meaning import Found, best, describe
 from callaudit.text.intents import MATCH, NONE, UNSURE
 from callaudit.text.matching import compile_phrases
@@ -37,7 +41,7 @@ def _names(value) -> bool:
 
 
 def check(p: dict) -> Problems:
-    problems = check_speakers(p, "trigger_speaker", "response_speaker")
+    problems = check_speakers(p, "trigger_speaker", "response_speaker") + check_phrases(p, "deadline_phrases")
     if "trigger_intents" in p and p["trigger_intents"] and not _names(p["trigger_intents"]):
         problems.append(("trigger_intents", "trigger_intents must be a list of [intent.NAME] names"))
     groups = p.get("response_all")
@@ -55,7 +59,8 @@ def check(p: dict) -> Problems:
 
 
 def compile(p: dict, language: str) -> dict:
-    return {"response_phrases": tuple(compile_phrases(g, language) for g in p["response_phrases"])}
+    return {"response_phrases": tuple(compile_phrases(g, language) for g in p["response_phrases"]),
+            "deadline_phrases": compile_phrases(p["deadline_phrases"], language)}
 
 
 def _by_phrases(rule, tl, window) -> list[dict] | None:
@@ -91,6 +96,12 @@ def _with_deadline(cm, found: Found, window, group: list[str], name: str) -> Fou
                 m = dataclasses.replace(sm.judged[name], status=UNSURE, via=f"deadline «{said[0].quote}»")
                 return Found(UNSURE, t, m)
     return found
+
+
+def _deadline_said(rule, tl, window) -> bool:
+    """Whether the window names a time the commitment is due by."""
+    phrases = rule.compiled["deadline_phrases"]
+    return any((phrases and hit(phrases, t, tl, rule)) or find_deadlines(t.text, ANY_DAY) for t in window)
 
 
 def _triggers(rule, tl, cm) -> list[tuple]:
@@ -136,32 +147,39 @@ def judge(rule, tl, company: Company) -> Finding:
         groups = [_with_deadline(cm, best(cm, window, g), window, g, p["deadline_intent"])
                   for g in p["response_all"]]
         by_phrases = None if all(g.status == MATCH for g in groups) else _by_phrases(rule, tl, window)
-        if all(g.status == MATCH for g in groups):
-            answered.append((t, q, why, sure, [cm.evidence(g.turn, g.match) for g in groups]))
-        elif by_phrases:
-            answered.append((t, q, why, sure, by_phrases))
+        response = [cm.evidence(g.turn, g.match) for g in groups] if all(g.status == MATCH for g in groups) \
+            else by_phrases
+        if response and p["deadline_required"] and not _deadline_said(rule, tl, window):
+            # A commitment with no time is no commitment to the customer: they call again.
+            said = " ".join(f"«{e['quote']}»" for e in response if e.get("quote"))
+            if sure and all(best(cm, window, g, "judged").status == MATCH for g in p["response_all"]):
+                missed.append((t, q, why, window, f"a commitment with no deadline ({said})"))
+            else:
+                doubted.append((t, q, why, sure, window, [], f"a commitment without a deadline ({said})"))
+        elif response:
+            answered.append((t, q, why, sure, response))
         elif sure and any(g.status == NONE for g in groups):
             lacking = [" or ".join(n.replace("_", " ") for n in grp) for grp, g in zip(p["response_all"], groups)
                        if g.status == NONE]
-            missed.append((t, q, why, window, lacking))
+            missed.append((t, q, why, window, "no " + " and no ".join(lacking)))
         else:
-            doubted.append((t, q, why, sure, window, groups))
+            unsure = [g for g in groups if g.status != MATCH]
+            heard = "; ".join(describe(g.match) for g in unsure if g.match) or "no response"
+            doubted.append((t, q, why, sure, window, [cm.evidence(g.turn, g.match) for g in unsure if g.match],
+                            f"it is not clear it got one ({heard})"))
     if missed:
         # The evidence shows what was said instead of the expected response.
         return fail_on_absence(rule, missed[0][0].start, "; ".join(
-            f"{why} at {t.start:.1f} s got no {' and no '.join(lacking)}" for t, _, why, _, lacking in missed),
+            f"{why} at {t.start:.1f} s got {got}" for t, _, why, _, got in missed),
             [e for _, q, _, window, _ in missed for e in [q, *map(quote, window)]],
             [turn for _, _, _, window, _ in missed for turn in window], tl,
             [w for t, *_ in missed for w in t.words])
     sure_doubts = [d for d in doubted if d[3]]
     if sure_doubts or (doubted and not any(a[3] for a in answered)):
-        t, q, why, sure, window, groups = (sure_doubts or doubted)[0]
-        unsure = [g for g in groups if g.status != MATCH]
-        heard = "; ".join(describe(g.match) for g in unsure if g.match) or "no response"
+        t, q, why, sure, window, heard, reason = (sure_doubts or doubted)[0]
         what = "" if sure else "possibly "
         return result(rule, None, t.start, f"not evaluated: {why} at {t.start:.1f} s {what}called for a response, "
-                                           f"and it is not clear it got one ({heard}); a person should listen",
-                      [q, *(cm.evidence(g.turn, g.match) for g in unsure if g.match)])
+                                           f"and {reason}; a person should listen", [q, *heard])
     sure_ones = [a for a in answered if a[3]]
     note = f"; {len(doubted)} possible occasion(s) not judged" if doubted else ""
     first = (sure_ones or answered)[0]
@@ -176,5 +194,6 @@ def mono_doubt(finding: Finding, contested) -> str | None:
 KIND = Kind("intent-response",
             {"trigger_speaker": (str, "customer"), "trigger_intents": (list, []), "raised_voice_db": (float, 0.0),
              "response_speaker": (str, "agent"), "response_all": (list, REQUIRED), "within_turns": (int, 2),
-             "within_seconds": (float, 20.0), "deadline_intent": (str, ""), "response_phrases": (list, [])},
+             "within_seconds": (float, 20.0), "deadline_intent": (str, ""), "response_phrases": (list, []),
+             "deadline_required": (bool, False), "deadline_phrases": (PHRASES, [])},
             judge, check, compile, mono_doubt=mono_doubt, intents=intents)
