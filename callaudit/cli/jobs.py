@@ -1,4 +1,4 @@
-"""`callaudit jobs list|retry`: the PostgreSQL queue's jobs (procrastinate's, jobs/queue.py). Wiring only."""
+"""`callaudit jobs list|retry`: the PostgreSQL queue's jobs (procrastinate's, jobs/pgqueue.py). Wiring only."""
 
 from __future__ import annotations
 
@@ -66,7 +66,7 @@ def jobs_list(ctx: click.Context, db: str | None, status: str | None, retried: b
 @click.pass_context
 def jobs_retry(ctx: click.Context, ids: tuple[int, ...], all_failed: bool, db: str | None) -> None:
     """Put failed jobs back in the queue now (their failed calls are queued again)."""
-    from callaudit.jobs.queue import retry
+    from callaudit.jobs.pgqueue import retry
     from callaudit.store.queue_rows import job_ids
 
     if not ids and not all_failed:

@@ -166,7 +166,7 @@ def _queue_pool(store, settings, cfg):
         from callaudit.jobs.workers import run_pool
 
         return run_pool
-    from callaudit.jobs.queue import defer_pending, run_pool
+    from callaudit.jobs.pgqueue import defer_pending, run_pool
 
     defer_pending(settings.db, cfg, store)
     return run_pool

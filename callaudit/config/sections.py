@@ -132,7 +132,7 @@ class StoreSettings:
     lease_seconds: float = 30.0             # a claimed call returns to the queue this long after its worker dies
     poll_seconds: float = 2.0               # how often an idle worker looks for work
     max_attempts: int = 5                   # claims of one call (workers died on it) before it is failed
-    # PostgreSQL: the procrastinate queue (jobs/queue.py). A worker that sent no heartbeat for
+    # PostgreSQL: the procrastinate queue (jobs/pgqueue.py). A worker that sent no heartbeat for
     # stalled_seconds is dead: its job is put back by the check that runs on stalled_check (cron).
     heartbeat_seconds: float = setting(10.0, low=0.1)
     stalled_seconds: float = setting(60.0, low=0.5)

@@ -180,7 +180,7 @@ def _die_with_parent() -> None:
 
 def child_main(work: Callable[[WorkerSettings, Emit, str], None], settings: WorkerSettings, events: Any,
                parent: int) -> None:
-    """A pool's worker process: `work` (run_worker here, the procrastinate worker in queue.py) until it
+    """A pool's worker process: `work` (run_worker here, the procrastinate worker in pgqueue.py) until it
     returns or the parent's SIGTERM stops it; its end is told to the parent as an event."""
     _die_with_parent()
     if os.getppid() != parent:
@@ -208,7 +208,7 @@ def run_pool(settings: WorkerSettings, workers: int, emit: Emit, child: Callable
     worker's fatal error (no model, bad rule pack) stops the pool.
 
     SQLite (no `child`): each process claims calls from the calls table and stops when none is left; a
-    dead worker's lease is released at once. PostgreSQL (`child`: queue.py's procrastinate worker): the
+    dead worker's lease is released at once. PostgreSQL (`child`: pgqueue.py's procrastinate worker): the
     processes run until no scoring job is waiting or running (or forever with settings.forever), then
     are stopped; a dead worker's job is put back by the stalled-job check of the workers still alive."""
     if workers <= 1 and child is None:

@@ -1,5 +1,5 @@
 """What the PostgreSQL queue's tables hold, read beside the calls they are about: procrastinate's jobs
-(created by migration 0006; jobs/queue.py defers and runs them), one `score_call` job per queued call.
+(created by migration 0006; jobs/pgqueue.py defers and runs them), one `score_call` job per queued call.
 
 Plain SQL over procrastinate's tables, so that `jobs list`, a pool waiting for its queue to drain
 and a stopping worker need no event loop; the one write, retry_now, calls procrastinate's own

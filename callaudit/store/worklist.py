@@ -2,9 +2,9 @@
 
 On SQLite a worker of the local pool claims the oldest queued call (or one whose lease ran out because
 its worker died), `BEGIN IMMEDIATE` making the claim atomic between the processes of one machine. On
-PostgreSQL each queued call is a procrastinate job (jobs/queue.py) whose worker takes that call. A lease is
-renewed while the worker is alive and lapses `lease_seconds` after it dies; the save is fenced by the
-lease token (see verdicts.save_result), so a call is scored exactly once whatever is killed when.
+PostgreSQL each queued call is a procrastinate job (jobs/pgqueue.py) whose worker takes that call.
+A lease is renewed while the worker is alive and lapses `lease_seconds` after it dies; the save is
+fenced by the lease token (see verdicts.save_result), so a call is scored exactly once whatever is killed when.
 What a recording folder holds is found and read by jobs/batch.py; this module only keeps the rows.
 """
 

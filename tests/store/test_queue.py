@@ -1,4 +1,4 @@
-"""The PostgreSQL queue (procrastinate, jobs/queue.py) end to end: real `callaudit worker` processes on a
+"""The PostgreSQL queue (procrastinate, jobs/pgqueue.py) end to end: real `callaudit worker` processes on a
 real PostgreSQL, the real Scorer (tiny.en). A worker SIGKILLed mid-call, the periodic batch run by two
 workers, a database that refuses connections for a while."""
 
