@@ -27,7 +27,7 @@ from typing import Any
 
 import psycopg
 from procrastinate import App, PsycopgConnector, RetryStrategy
-from procrastinate.exceptions import AlreadyEnqueued
+from procrastinate.exceptions import AlreadyEnqueued, ProcrastinateException
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import InterfaceError, OperationalError, SQLAlchemyError
 
@@ -195,10 +195,26 @@ def _work(settings: workers.WorkerSettings, emit: workers.Emit, owner: str) -> N
                    update_heartbeat_interval=st.heartbeat_seconds, stalled_worker_timeout=st.stalled_seconds,
                    fetch_job_polling_interval=st.poll_seconds, abort_job_polling_interval=max(st.poll_seconds, 5.0))
 
+    async def keep(queue: str) -> None:
+        """One procrastinate worker, started again when the database went away under it (a restart, a
+        failover): its job in hand is put back by the stalled-job check once the database is back."""
+        delay = 1.0
+        while True:
+            started = asyncio.get_running_loop().time()
+            try:
+                await app.run_worker_async(queues=[queue], name=f"{owner} {queue}", **options)
+                reason = "stopped"
+            except (psycopg.Error, OSError, ProcrastinateException) as e:
+                reason = f"{e.__class__.__name__}: {e}"
+            if asyncio.get_running_loop().time() - started > 60:
+                delay = 1.0
+            emit({"event": "waiting", "owner": owner, "reason": f"{queue} worker: {reason}; again in {delay:g} s"})
+            await asyncio.sleep(delay)
+            delay = min(delay * 2, 30.0)
+
     async def both() -> None:
         async with app.open_async():
-            await asyncio.gather(app.run_worker_async(queues=[CALLS], name=f"{owner} calls", **options),
-                                 app.run_worker_async(queues=[MAINTENANCE], name=f"{owner} maintenance", **options))
+            await asyncio.gather(keep(CALLS), keep(MAINTENANCE))
 
     asyncio.run(both())
 

@@ -203,6 +203,13 @@ def _child(settings: WorkerSettings, events: Any, parent: int) -> None:
     child_main(run_worker, settings, events, parent)
 
 
+def _expire(store: Store, owner: str) -> int:
+    try:
+        return worklist.expire_owner(store, owner)
+    except SQLAlchemyError:
+        return 0  # its lease lapses instead
+
+
 def run_pool(settings: WorkerSettings, workers: int, emit: Emit, child: Callable[..., None] | None = None) -> None:
     """Run `workers` worker processes until the queue is drained; a worker that dies is replaced. A
     worker's fatal error (no model, bad rule pack) stops the pool.
@@ -225,10 +232,13 @@ def run_pool(settings: WorkerSettings, workers: int, emit: Emit, child: Callable
     pg = child is not None
 
     def drained() -> bool:
-        if pg:
-            return not settings.forever and queue_rows.live_count(store) == 0
-        b = worklist.backlog(store)
-        return not (b.queued or b.running)
+        try:
+            if pg:
+                return not settings.forever and queue_rows.live_count(store) == 0
+            b = worklist.backlog(store)
+            return not (b.queued or b.running)
+        except SQLAlchemyError:
+            return False  # the database is away for a moment: the workers ride it out
 
     def start() -> None:
         p = ctx.Process(target=child or _child, args=(settings, events, os.getpid()), daemon=True)
@@ -260,7 +270,7 @@ def run_pool(settings: WorkerSettings, workers: int, emit: Emit, child: Callable
                 if owner in done or fatal:
                     continue
                 # Died without a word (killed, out of memory, a crash in native code).
-                released = 0 if pg else worklist.expire_owner(store, owner)
+                released = 0 if pg else _expire(store, owner)
                 emit({"event": "died", "owner": owner, "exitcode": p.exitcode, "released": released})
                 if restarts < workers * 3 and not drained():
                     restarts += 1

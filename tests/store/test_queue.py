@@ -9,6 +9,7 @@ import os
 import signal
 import socket
 import subprocess
+import time
 
 import pytest
 from sqlalchemy import func, select, text
@@ -123,3 +124,40 @@ def test_the_schedule_queues_a_new_nights_folder_once_with_two_workers_running_i
     assert deferred == 5  # each recording queued once
     st.close()
     check_exactly_once(pg_url, files)
+
+
+def test_a_database_that_refuses_connections_for_a_while_is_ridden_out(pg_server, pg_url, tmp_path):
+    """The database goes away mid-call (every connection cut, new ones refused), then comes back: the
+    worker's failed save is retried once procrastinate can say so, nothing is lost or stored twice."""
+    rec = tmp_path / "rec"
+    files = make_calls(rec, 4)
+    cfg = write_config(tmp_path, lease_seconds=2.0)
+    name = pg_url.split("/")[3].split("?")[0]
+    assert subprocess.run([CALLAUDIT, "--config", str(cfg), "batch", str(rec), "--db", pg_url, "--workers", "0"],
+                          capture_output=True, timeout=120).returncode == 0
+    st = store.open_store(pg_url, migrate=False)
+
+    def held() -> bool:
+        with st.session() as s:
+            return s.scalar(select(func.count()).select_from(CallRow).where(CallRow.status == RUNNING)) > 0
+
+    worker = start(cfg, "worker", "--db", pg_url)
+    assert wait_for(lambda: scored_count(pg_url) >= 1 and held(), 120)
+    st.engine.dispose()
+    pg_server.admin(f"ALTER DATABASE {name} ALLOW_CONNECTIONS false")
+    pg_server.admin(f"SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = '{name}'")
+    refused = subprocess.run([CALLAUDIT, "--config", str(cfg), "calls", "list", "--db", pg_url],
+                             capture_output=True, text=True, timeout=60)
+    assert refused.returncode != 0 and "not currently accepting connections" in refused.stderr  # it is down
+    # The outage being simulated: 6 s, longer than the call in hand takes to finish (its save fails).
+    time.sleep(6)
+    pg_server.admin(f"ALTER DATABASE {name} ALLOW_CONNECTIONS true")
+    _, err = worker.communicate(timeout=240)
+    assert worker.returncode == 0, err.decode()
+    assert b"again in" in err  # the worker saw the database go and waited for it (with backoff)
+    check_exactly_once(pg_url, files)
+    with st.session() as s:
+        moved = s.scalars(text("SELECT type::text FROM procrastinate_events e JOIN procrastinate_jobs j ON "
+                               "j.id = e.job_id WHERE j.task_name = 'score_call'")).all()
+    st.close()
+    assert moved.count("succeeded") == 4 and moved.count("deferred_for_retry") >= 1, moved
