@@ -69,7 +69,7 @@ def make_app(db: str, cfg: Config, runner: Runner | None = None) -> App:
             try:
                 await manager.retry_job(job)
                 n += 1
-            except psycopg.Error:  # finished or put back meanwhile
+            except (psycopg.Error, ProcrastinateException):  # finished or put back meanwhile
                 continue
         return n
 
@@ -250,7 +250,7 @@ def retry(db: str, cfg: Config, store: Store, job_ids: list[int]) -> list[int]:
                 queue_rows.requeue_failed(store, call_id)
             try:
                 app.job_manager.retry_job_by_id(job_id, retry_at=datetime.now(timezone.utc))
-            except psycopg.Error:
+            except (psycopg.Error, ProcrastinateException):
                 continue  # not failed nor running: nothing to retry
             done.append(job_id)
     return done

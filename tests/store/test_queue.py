@@ -12,6 +12,7 @@ import subprocess
 import time
 
 import pytest
+from clihelp import one_error_line
 from sqlalchemy import func, select, text
 from storehelp import CALLAUDIT, check_exactly_once, children, make_calls, scored_count, start, wait_for, write_config
 
@@ -161,3 +162,34 @@ def test_a_database_that_refuses_connections_for_a_while_is_ridden_out(pg_server
                                "j.id = e.job_id WHERE j.task_name = 'score_call'")).all()
     st.close()
     assert moved.count("succeeded") == 4 and moved.count("deferred_for_retry") >= 1, moved
+
+
+def test_jobs_retry_puts_a_failed_job_and_its_call_back_and_sqlite_has_no_jobs(pg_url, tmp_path):
+    rec = tmp_path / "rec"
+    files = make_calls(rec, 2)
+    cfg = write_config(tmp_path)
+    assert subprocess.run([CALLAUDIT, "--config", str(cfg), "batch", str(rec), "--db", pg_url, "--workers", "0"],
+                          capture_output=True, timeout=120).returncode == 0
+    st = store.open_store(pg_url, migrate=False)
+    with st.session() as s:  # a worker (procrastinate's own functions) that gave up on the first call's job
+        worker_id = s.scalar(text("SELECT worker_id FROM procrastinate_register_worker_v1()"))
+        job_id, call_id = s.execute(text("SELECT id, (args->>'call_id')::int FROM "
+                                         "procrastinate_fetch_job_v2(ARRAY['calls'], :w)"), {"w": worker_id}).one()
+        s.execute(text("SELECT procrastinate_finish_job_v1(:id, 'failed', false)"), {"id": job_id})
+        s.execute(text("UPDATE calls SET status = 'failed', error = 'gave up' WHERE id = :id"), {"id": call_id})
+    failed = json.loads(jobs_list(cfg, pg_url, "--status", "failed", "--json").stdout)
+    assert [(j["id"], j["call_id"], j["error"]) for j in failed] == [(job_id, call_id, "gave up")]
+    again = subprocess.run([CALLAUDIT, "--config", str(cfg), "jobs", "retry", "--failed", "999999", "--db", pg_url],
+                           capture_output=True, text=True, timeout=60)
+    assert again.returncode == 0 and "1 job(s) back in the queue; not failed nor running: [999999]" in again.stdout
+    done = subprocess.run([CALLAUDIT, "--config", str(cfg), "worker", "--db", pg_url, "--json"],
+                          capture_output=True, text=True, timeout=240)
+    assert done.returncode == 0, done.stderr
+    check_exactly_once(pg_url, files)
+    with st.session() as s:
+        assert s.scalar(text("SELECT status::text FROM procrastinate_jobs WHERE id = :id"), {"id": job_id}) == "succeeded"
+    st.close()
+    # A SQLite store keeps no jobs: one line says so.
+    sqlite = subprocess.run([CALLAUDIT, "--config", str(cfg), "jobs", "list", "--db", str(tmp_path / "c.db")],
+                            capture_output=True, text=True, timeout=60)
+    one_error_line(sqlite, "PostgreSQL queue")
