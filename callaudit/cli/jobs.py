@@ -30,13 +30,14 @@ def jobs() -> None:
 @jobs.command("list")
 @db_option
 @click.option("--status", type=click.Choice(STATUSES), help="Only jobs in this state.")
-@click.option("--retried", is_flag=True, help="Only jobs that were tried more than once.")
+@click.option("--retried", is_flag=True, help="Only jobs put back in the queue at least once (a failure retried, "
+                                            "a dead worker's job, `jobs retry`).")
 @click.option("--limit", type=click.IntRange(min=1), default=50, show_default=True, help="At most N jobs, newest first.")
 @json_option()
 @click.pass_context
 def jobs_list(ctx: click.Context, db: str | None, status: str | None, retried: bool, limit: int,
               as_json: bool) -> None:
-    """Jobs, newest first: status, attempts, the call and its file, and the call's error."""
+    """Jobs, newest first: status, runs that ended, times retried, the call and its file, the call's error."""
     from callaudit.reports.shown import printable
     from callaudit.store.queue_rows import jobs as list_jobs
 
@@ -49,14 +50,15 @@ def jobs_list(ctx: click.Context, db: str | None, status: str | None, retried: b
     if not out:
         click.echo("no jobs")
         return
-    click.echo(f"{'job':>7}  {'task':14}  {'status':9}  {'tries':>5}  {'moved':16}  {'call':16}  file / error")
+    click.echo(f"{'job':>7}  {'task':14}  {'status':9}  {'runs':>4}  {'retried':>7}  {'moved':16}  {'call':16}  "
+               "file / error")
     for j in out:
         moved = (j["moved_at"] or "")[:16].replace("T", " ")
         what = j["file"] or ", ".join(f"{k}={v}" for k, v in (j["args"] or {}).items())
         if j["error"]:
             what = f"{what}: {j['error']}"
-        click.echo(f"{j['id']:>7}  {j['task'][:14]:14}  {j['status']:9}  {j['attempts'] + 1:>5}  {moved:16}  "
-                   f"{j['call'] or '-':16}  {printable(what)}")
+        click.echo(f"{j['id']:>7}  {j['task'][:14]:14}  {j['status']:9}  {j['attempts']:>4}  {j['retries']:>7}  "
+                   f"{moved:16}  {j['call'] or '-':16}  {printable(what)}")
 
 
 @jobs.command("retry")

@@ -39,6 +39,16 @@ from callaudit.store.db import Store, open_store
 CALLS, MAINTENANCE = "calls", "maintenance"  # procrastinate queues
 TRANSIENT = (OperationalError, InterfaceError, psycopg.OperationalError, psycopg.InterfaceError, worklist.Busy)
 RETRY = RetryStrategy(max_attempts=8, exponential_wait=2, retry_exceptions=TRANSIENT)
+# procrastinate's retry of a stalled job, done only if the job is still stalled once its row is locked:
+# two checks running at once (two workers) must not both put it back, the second after a live worker
+# took it again. A lock on the check itself would not do: a worker killed during it would hold it forever.
+RETRY_IF_STALLED = """
+SELECT procrastinate_retry_job_v2(s.id, now(), NULL, NULL, NULL) FROM (
+    SELECT j.id FROM procrastinate_jobs j
+     WHERE j.id = %(job_id)s AND j.status = 'doing'
+       AND NOT EXISTS (SELECT 1 FROM procrastinate_workers w WHERE w.id = j.worker_id
+                        AND w.last_heartbeat >= now() - make_interval(secs => %(seconds)s))
+       FOR UPDATE OF j) s"""
 
 
 def conninfo(db: str) -> str:
@@ -58,19 +68,13 @@ def make_app(db: str, cfg: Config, runner: Runner | None = None) -> App:
         return runner.score(call_id, context.job.id)
 
     @app.periodic(cron=st.stalled_check, periodic_id="stalled")
-    # One at a time (lock): two checks at once would both put back a job that one of them already
-    # handed to a live worker.
-    @app.task(name="retry_stalled", queue=MAINTENANCE, queueing_lock="retry_stalled", lock="retry_stalled",
-              pass_context=True)
+    @app.task(name="retry_stalled", queue=MAINTENANCE, queueing_lock="retry_stalled", pass_context=True)
     async def retry_stalled(context: Any, timestamp: int) -> int:
-        manager = context.app.job_manager
         n = 0
-        for job in await manager.get_stalled_jobs(seconds_since_heartbeat=st.stalled_seconds):
-            try:
-                await manager.retry_job(job)
-                n += 1
-            except (psycopg.Error, ProcrastinateException):  # finished or put back meanwhile
-                continue
+        for job in await context.app.job_manager.get_stalled_jobs(seconds_since_heartbeat=st.stalled_seconds):
+            put_back = await context.app.connector.execute_query_all_async(
+                query=RETRY_IF_STALLED, job_id=job.id, seconds=st.stalled_seconds)
+            n += len(put_back)
         return n
 
     if cfg.batch.schedule:

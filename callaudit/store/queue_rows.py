@@ -37,8 +37,10 @@ def live_count(store: Store) -> int:
 
 
 def jobs(store: Store, *, status: str | None = None, retried: bool = False, limit: int = 50) -> list[dict[str, Any]]:
-    """The newest jobs, each with its call: id, task, status, attempts, when it last moved, the file and
-    the call's state and error (a refused recording's reason is the call's)."""
+    """The newest jobs, each with its call: id, task, status, attempts (runs that ended, procrastinate's
+    count), retries (times put back: a failure retried, a dead worker's job, `jobs retry`), when it last
+    moved, the file and the call's state and error (a refused recording's reason is the call's).
+    `retried`: only jobs put back at least once."""
     sql = ("SELECT j.id, j.task_name, j.status::text, j.attempts, j.scheduled_at, j.args, "
            "(SELECT max(e.at) FROM procrastinate_events e WHERE e.job_id = j.id) AS moved, "
            "(SELECT count(*) FROM procrastinate_events e WHERE e.job_id = j.id "
@@ -50,7 +52,7 @@ def jobs(store: Store, *, status: str | None = None, retried: bool = False, limi
     with store.session() as s:
         for row in s.execute(text(sql), {"task": SCORE_TASK, "status": status, "limit": limit}):
             (jid, task, st, attempts, scheduled, args, moved, retries, call_id, sha, path, cstatus, error) = row
-            if retried and not (attempts or retries):
+            if retried and not retries:
                 continue
             out.append({"id": jid, "task": task, "status": st, "attempts": attempts, "retries": retries,
                         "scheduled_at": _iso(scheduled), "moved_at": _iso(moved), "args": args,
