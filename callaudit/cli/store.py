@@ -184,7 +184,8 @@ def _follow_requests(store, cfg):
 @click.option("--workers", type=click.IntRange(min=1), default=1, show_default=True,
               help="Worker processes on this machine, each loading the model once.")
 @click.option("--forever", is_flag=True, help="Keep waiting for new calls instead of stopping when the queue is empty "
-                                            "(PostgreSQL: and queue [batch] folders on [batch] schedule).")
+                                            "(PostgreSQL: the workers also queue [batch] folders on [batch] "
+                                            "schedule).")
 @rules_option()
 @model_option
 @json_option("Print the summary as JSON.")
@@ -192,7 +193,7 @@ def _follow_requests(store, cfg):
 def worker(ctx: click.Context, db: str | None, workers: int, forever: bool, rules: str | None, model: str | None,
            as_json: bool) -> None:
     """Score calls queued by `callaudit batch`. On PostgreSQL this machine joins the shared procrastinate
-    queue: run it on any number of machines; with --forever it also runs [batch] schedule."""
+    queue: run it on any number of machines (with --forever, it also runs [batch] schedule)."""
     from callaudit.jobs.runs import begin_run, worker_summary
     from callaudit.reports.progress import BatchProgress
     from callaudit.store.db import open_store
