@@ -165,6 +165,11 @@ class Runner:
 
         cfg = self.settings.config
         paths = [p for p in cfg.batch.folders if Path(p).is_dir()]
+        for p in cfg.batch.folders:
+            if p not in paths:  # an unmounted share: said every night until mended, the others still run
+                self.emit({"event": "waiting", "owner": self.owner,
+                           "reason": f"[batch] folders: {p} is not a folder here; its recordings are not queued "
+                                     f"(mount it, or mend [batch] folders)"})
         reader = MetadataReader(cfg, [Path(c) for c in cfg.batch.cdr])
         files = list(folders.find(paths, cfg.batch.extensions))
         reader.index_cdrs(files, folders.find_cdrs(paths))

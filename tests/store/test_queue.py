@@ -100,7 +100,8 @@ def test_three_workers_one_killed_mid_call_its_job_is_retried_by_another(pg_url,
 def test_the_schedule_queues_a_new_nights_folder_once_with_two_workers_running_it(pg_url, tmp_path):
     night = tmp_path / "night"
     files = make_calls(night, 3)
-    cfg = write_config(tmp_path, batch={"schedule": "* * * * * */3", "folders": [str(night)]})
+    unmounted = tmp_path / "unmounted"  # a share not there tonight: said, and the other folder still runs
+    cfg = write_config(tmp_path, batch={"schedule": "* * * * * */3", "folders": [str(night), str(unmounted)]})
     st = store.open_store(pg_url)  # the schema, before the workers race to create it
 
     def nightly() -> dict[str, int]:
@@ -115,7 +116,8 @@ def test_the_schedule_queues_a_new_nights_folder_once_with_two_workers_running_i
     assert wait_for(lambda: scored_count(pg_url) == 5, 180)
     ran = nightly()
     assert wait_for(lambda: len(nightly()) >= len(ran) + 2, 30)  # two more scheduled times, with nothing new
-    stop(a), stop(b)
+    said = b"".join(out for p in (a, b) for out in stop(p)).decode()
+    assert f"[batch] folders: {unmounted} is not a folder here" in said, said
     ran = nightly()
     assert ran and set(ran.values()) == {1}, ran  # each scheduled time ran once, not once per worker
     with st.session() as s:
