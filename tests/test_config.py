@@ -41,6 +41,8 @@ BAD_CONFIGS = {
     "VAD threshold above 1": (b'[transcription]\nvad_threshold = 1.5\n', ["[transcription] vad_threshold", "1.5"]),
     "negative turn gap": (b'[transcription]\nturn_gap = -1\n', ["[transcription] turn_gap", "-1.0"]),
     "unknown compute type": (b'[model]\ncompute_type = "int4"\n', ["[model] compute_type", "int8", "'int4'"]),
+    "bad schedule": (b'[batch]\nschedule = "0 25 * * *"\n', ["[batch] schedule", "cron line", "'0 25 * * *'"]),
+    "bad stalled check": (b'[store]\nstalled_check = "often"\n', ["[store] stalled_check", "cron line"]),
     "section not a table": (b'model = "base"\n', ["[model]", "table"]),
     "broken TOML": (b'[model\nname = "base"\n', ["TOML", "line 1"]),
     # Windows-1251 «Рога и Копыта», as a Russian Notepad would save it.

@@ -8,7 +8,7 @@ from __future__ import annotations
 import click
 
 from callaudit import config as config_mod
-from callaudit.cli import hr, listen, models, requests, rules, score, store, users, web
+from callaudit.cli import hr, jobs, listen, models, requests, rules, score, store, users, web
 from callaudit.errors import CallauditError
 
 
@@ -51,7 +51,7 @@ def cli(ctx: click.Context, config_path: str | None) -> None:
 
 for command in (models.models, score.transcribe, score.score, rules.rules, score.samples,
                 listen.listen, listen.spot_check,
-                store.db, store.batch, store.worker, store.calls,
+                store.db, store.batch, store.worker, store.calls, jobs.jobs,
                 hr.report, hr.review, hr.appeal, hr.calibrate, users.users, web.serve,
                 requests.requests, requests.customers):
     cli.add_command(command)

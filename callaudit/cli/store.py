@@ -107,7 +107,6 @@ def batch(ctx: click.Context, paths: tuple[str, ...], since: str | None, workers
     from callaudit import periods
     from callaudit.jobs.batch import enqueue
     from callaudit.jobs.runs import begin_run, finish_run
-    from callaudit.jobs.workers import run_pool
     from callaudit.reports.progress import BatchProgress, print_summary
     from callaudit.sources import folders
     from callaudit.sources.metadata import MetadataReader
@@ -137,9 +136,10 @@ def batch(ctx: click.Context, paths: tuple[str, ...], since: str | None, workers
             enq = enqueue(store, files, reader, run_id=run_id, language=cfg.transcription.language,
                           since=since_at, limit=limit, rescore=rescore, retry_failed=retry_failed,
                           min_age=cfg.batch.min_age_seconds, progress=lambda n: view.finding(n, len(files)))
+            pool = _queue_pool(store, settings, cfg)  # PostgreSQL: the calls become procrastinate jobs
             if workers > 0 and enq.queued:
                 view.scoring(len(enq.queued))
-                run_pool(settings, workers, view)
+                pool(settings, workers, view)
     except KeyboardInterrupt:
         click.echo("callaudit: interrupted; calls in hand went back to the queue: run the same batch again "
                    "to finish", err=True)
@@ -159,6 +159,19 @@ def batch(ctx: click.Context, paths: tuple[str, ...], since: str | None, workers
         sys.exit(1)
 
 
+def _queue_pool(store, settings, cfg):
+    """The pool that scores the queue: SQLite's local one, or procrastinate workers on PostgreSQL (after
+    deferring a job for every queued call that has none)."""
+    if store.dialect != "postgresql":
+        from callaudit.jobs.workers import run_pool
+
+        return run_pool
+    from callaudit.jobs.pgqueue import defer_pending, run_pool
+
+    defer_pending(settings.db, cfg, store)
+    return run_pool
+
+
 def _follow_requests(store, cfg):
     """The night's calls update the requests they tell about (never failing the batch: see jobs/requests.py)."""
     from callaudit.jobs.requests import refresh_quietly
@@ -170,16 +183,18 @@ def _follow_requests(store, cfg):
 @db_option
 @click.option("--workers", type=click.IntRange(min=1), default=1, show_default=True,
               help="Worker processes on this machine, each loading the model once.")
-@click.option("--forever", is_flag=True, help="Keep waiting for new calls instead of stopping when the queue is empty.")
+@click.option("--forever", is_flag=True, help="Keep waiting for new calls instead of stopping when the queue is empty "
+                                            "(PostgreSQL: the workers also queue [batch] folders on [batch] "
+                                            "schedule).")
 @rules_option()
 @model_option
 @json_option("Print the summary as JSON.")
 @click.pass_context
 def worker(ctx: click.Context, db: str | None, workers: int, forever: bool, rules: str | None, model: str | None,
            as_json: bool) -> None:
-    """Score calls queued by `callaudit batch` (this machine joins a shared PostgreSQL queue)."""
+    """Score calls queued by `callaudit batch`. On PostgreSQL this machine joins the shared procrastinate
+    queue: run it on any number of machines (with --forever, it also runs [batch] schedule)."""
     from callaudit.jobs.runs import begin_run, worker_summary
-    from callaudit.jobs.workers import run_pool
     from callaudit.reports.progress import BatchProgress
     from callaudit.store.db import open_store
     from callaudit.store.worklist import backlog
@@ -194,9 +209,10 @@ def worker(ctx: click.Context, db: str | None, workers: int, forever: bool, rule
     _stop_on_sigterm()
     try:
         with view:
+            pool = _queue_pool(store, settings, cfg)
             b = backlog(store)
             view.scoring(b.queued + b.running)
-            run_pool(settings, workers, view)
+            pool(settings, workers, view)
     except KeyboardInterrupt:
         click.echo("callaudit: interrupted; calls in hand went back to the queue", err=True)
         sys.exit(130)

@@ -112,6 +112,12 @@ def _check(section: str, key: str, value: Any, where: str) -> Any:
     choices = meta.get("choices")
     if choices and value not in choices:
         raise CallauditError(f"{where}: [{section}] {key} must be one of {', '.join(choices)}, {got}")
+    if meta.get("cron") and value:
+        import croniter
+
+        if not croniter.croniter.is_valid(value):
+            raise CallauditError(f"{where}: [{section}] {key} must be a cron line such as \"0 2 * * *\" "
+                                 f"(minute hour day month weekday[ second]), {got}")
     low, high = meta.get("low"), meta.get("high")
     if (low is not None and value < low) or (high is not None and value > high):
         span = f"between {low:g} and {high:g}" if high is not None else f"at least {low:g}"
@@ -134,7 +140,7 @@ def _absolute(section: str, key: str, value: Any, base: Path) -> Any:
     if isinstance(value, str) and value and _is_path(section, key, value):
         path = Path(value).expanduser()
         return str(path if path.is_absolute() else base / path)
-    if (section, key) == ("batch", "cdr"):
+    if (section, key) in (("batch", "cdr"), ("batch", "folders")):
         return tuple(str(p if (p := Path(v).expanduser()).is_absolute() else base / p) for v in value)
     return value
 

@@ -19,12 +19,13 @@ TRANSPORTS = ("udp", "tcp", "tls")
 
 
 def setting(default: Any, *, low: float | None = None, high: float | None = None, choices: tuple | None = None,
-            path: bool = False, secret: bool = False) -> Any:
+            path: bool = False, secret: bool = False, cron: bool = False) -> Any:
     """A key with its default and what a value must be. `path`: a file or folder, made absolute at load
     (relative to the config file's folder); "" means "not set". `secret`: its value never appears in a
-    message (a nightly job's log keeps every line it prints)."""
+    message (a nightly job's log keeps every line it prints). `cron`: a cron line (5 fields, or 6 with
+    seconds last), "" meaning "never"."""
     return field(default=default, metadata={"low": low, "high": high, "choices": choices, "path": path,
-                                            "secret": secret})
+                                            "secret": secret, "cron": cron})
 
 
 @dataclass(frozen=True)
@@ -131,6 +132,11 @@ class StoreSettings:
     lease_seconds: float = 30.0             # a claimed call returns to the queue this long after its worker dies
     poll_seconds: float = 2.0               # how often an idle worker looks for work
     max_attempts: int = 5                   # claims of one call (workers died on it) before it is failed
+    # PostgreSQL: the procrastinate queue (jobs/pgqueue.py). A worker that sent no heartbeat for
+    # stalled_seconds is dead: its job is put back by the check that runs on stalled_check (cron).
+    heartbeat_seconds: float = setting(10.0, low=0.1)
+    stalled_seconds: float = setting(60.0, low=0.5)
+    stalled_check: str = setting("* * * * *", cron=True)
 
 
 @dataclass(frozen=True)
@@ -141,6 +147,10 @@ class BatchSettings:
     cdr: tuple[str, ...] = ()               # CDR CSV files read besides those found next to recordings
     extension_pattern: str = r"^\d{2,6}$"   # what an agent's extension looks like
     min_age_seconds: float = 0.0            # skip files modified more recently (still recording)
+    # PostgreSQL: `callaudit worker` queues the new files of `folders` on this cron schedule (no cron
+    # job needed; several workers queue a scheduled time once). "" = never.
+    schedule: str = setting("", cron=True)
+    folders: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)

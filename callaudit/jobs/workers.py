@@ -25,7 +25,7 @@ from sqlalchemy.exc import SQLAlchemyError
 from callaudit.config import Config
 from callaudit.config.sections import StoreSettings
 from callaudit.errors import CallauditError
-from callaudit.store import worklist
+from callaudit.store import queue_rows, worklist
 from callaudit.store.db import Store, error_line, open_store
 from callaudit.store.schema import utcnow
 from callaudit.store.verdicts import LeaseLost, mark_failed, save_result
@@ -112,7 +112,7 @@ def run_worker(settings: WorkerSettings, emit: Emit, owner: str | None = None) -
                 time.sleep(wait)
                 continue
             emit({"event": "start", "owner": owner, "call": job.call_id, "file": job.path, "attempt": job.attempts})
-            _score_one(store, scorer, job, settings, owner, emit)
+            score_one(store, scorer, job, settings, owner, emit)
             job = None
     except KeyboardInterrupt:
         if job is not None:
@@ -134,7 +134,7 @@ def _claim(store: Store, owner: str, st: StoreSettings) -> worklist.Job | None:
     return None
 
 
-def _score_one(store: Store, scorer: Any, job: worklist.Job, settings: WorkerSettings, owner: str,
+def score_one(store: Store, scorer: Any, job: worklist.Job, settings: WorkerSettings, owner: str,
                emit: Emit) -> None:
     started = time.monotonic()
     beat = Heartbeat(store, job, settings.lease_seconds)
@@ -178,7 +178,10 @@ def _die_with_parent() -> None:
         pass
 
 
-def _child(settings: WorkerSettings, events: Any, parent: int) -> None:
+def child_main(work: Callable[[WorkerSettings, Emit, str], None], settings: WorkerSettings, events: Any,
+               parent: int) -> None:
+    """A pool's worker process: `work` (run_worker here, the procrastinate worker in pgqueue.py) until it
+    returns or the parent's SIGTERM stops it; its end is told to the parent as an event."""
     _die_with_parent()
     if os.getppid() != parent:
         os._exit(1)
@@ -186,7 +189,7 @@ def _child(settings: WorkerSettings, events: Any, parent: int) -> None:
     signal.signal(signal.SIGTERM, request_stop)
     owner = worklist.worker_id()
     try:
-        run_worker(settings, events.put, owner)
+        work(settings, events.put, owner)
     except KeyboardInterrupt:
         events.put({"event": "exit", "owner": owner})
     except CallauditError as e:
@@ -196,10 +199,26 @@ def _child(settings: WorkerSettings, events: Any, parent: int) -> None:
         events.put({"event": "fatal", "owner": owner, "reason": f"internal error: {e.__class__.__name__}: {e}"})
 
 
-def run_pool(settings: WorkerSettings, workers: int, emit: Emit) -> None:
-    """Run `workers` worker processes until the queue is drained; a worker that dies is replaced and its
-    lease released at once. A worker's fatal error (no model, bad rule pack) stops the pool."""
-    if workers <= 1:
+def _child(settings: WorkerSettings, events: Any, parent: int) -> None:
+    child_main(run_worker, settings, events, parent)
+
+
+def _expire(store: Store, owner: str) -> int:
+    try:
+        return worklist.expire_owner(store, owner)
+    except SQLAlchemyError:
+        return 0  # its lease lapses instead
+
+
+def run_pool(settings: WorkerSettings, workers: int, emit: Emit, child: Callable[..., None] | None = None) -> None:
+    """Run `workers` worker processes until the queue is drained; a worker that dies is replaced. A
+    worker's fatal error (no model, bad rule pack) stops the pool.
+
+    SQLite (no `child`): each process claims calls from the calls table and stops when none is left; a
+    dead worker's lease is released at once. PostgreSQL (`child`: pgqueue.py's procrastinate worker): the
+    processes run until no scoring job is waiting or running (or forever with settings.forever), then
+    are stopped; a dead worker's job is put back by the stalled-job check of the workers still alive."""
+    if workers <= 1 and child is None:
         run_worker(settings, emit)
         return
     ctx = mp.get_context("spawn")  # no forked copies of database connections or model threads
@@ -210,9 +229,19 @@ def run_pool(settings: WorkerSettings, workers: int, emit: Emit) -> None:
     fatal: str | None = None
     restarts = 0
     store = open_store(settings.db, migrate=False)
+    pg = child is not None
+
+    def drained() -> bool:
+        try:
+            if pg:
+                return not settings.forever and queue_rows.live_count(store) == 0
+            b = worklist.backlog(store)
+            return not (b.queued or b.running)
+        except SQLAlchemyError:
+            return False  # the database is away for a moment: the workers ride it out
 
     def start() -> None:
-        p = ctx.Process(target=_child, args=(settings, events, os.getpid()), daemon=True)
+        p = ctx.Process(target=child or _child, args=(settings, events, os.getpid()), daemon=True)
         p.start()
         procs[p.pid] = p
         owners[p.pid] = f"{socket.gethostname()}:{p.pid}"
@@ -241,15 +270,16 @@ def run_pool(settings: WorkerSettings, workers: int, emit: Emit) -> None:
                 if owner in done or fatal:
                     continue
                 # Died without a word (killed, out of memory, a crash in native code).
-                released = worklist.expire_owner(store, owner)
+                released = 0 if pg else _expire(store, owner)
                 emit({"event": "died", "owner": owner, "exitcode": p.exitcode, "released": released})
-                b = worklist.backlog(store)
-                if restarts < workers * 3 and (b.queued or b.running):
+                if restarts < workers * 3 and not drained():
                     restarts += 1
                     start()
-            if fatal:
+            if fatal or (pg and procs and drained()):
                 for p in procs.values():
-                    p.terminate()
+                    p.terminate()  # a procrastinate worker waits for more work: the queue is drained
+                for p in procs.values():
+                    p.join(30)
         if fatal:
             raise CallauditError(fatal)
     except KeyboardInterrupt:

@@ -59,10 +59,10 @@ class BatchProgress:
                                  audio=f"{_hours(t.audio_seconds)} audio",
                                  speed=f"{speed:.1f}× realtime")
         if self.live:
-            if ev["event"] in ("failed", "died", "fatal"):
+            if ev["event"] in ("failed", "died", "fatal", "waiting"):
                 self.progress.console.print(f"[red]{markup(_line(ev))}[/]")
             return
-        if ev["event"] in ("scored", "failed", "lost", "died", "fatal"):
+        if ev["event"] in ("scored", "failed", "lost", "died", "fatal", "waiting"):
             self.console.print(f"[{t.done}/{max(self.total, t.done)}] {printable(_line(ev))}", soft_wrap=True,
                                markup=False)
 

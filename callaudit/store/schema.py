@@ -57,6 +57,12 @@ NAMING = {
 }
 
 
+def ours(name: str | None, type_: str, parent_names: dict) -> bool:
+    """Alembic's include_name: procrastinate's tables (the PostgreSQL queue, migration 0006) are its own,
+    not our models', so that autogenerate neither drops them nor writes them into a revision."""
+    return not (type_ == "table" and (name or "").startswith("procrastinate_"))
+
+
 class Base(DeclarativeBase):
     metadata = MetaData(naming_convention=NAMING)
     type_annotation_map = {datetime: UTCDateTime(), dict[str, Any]: JSONType, list[Any]: JSONType}

@@ -1,10 +1,10 @@
 """The work queue, kept in the `calls` table: queue found recordings, claim one with a lease, renew, release.
 
-A worker claims the oldest queued call (or one whose lease ran out because its worker died) with
-`SELECT … FOR UPDATE SKIP LOCKED` on PostgreSQL, so workers on many machines never take the same call;
-on SQLite, `BEGIN IMMEDIATE` makes the claim atomic between the processes of one machine. A lease is
-renewed while the worker is alive and lapses `lease_seconds` after it dies; the save is fenced by the
-lease token (see verdicts.save_result), so a call is scored exactly once whatever is killed when.
+On SQLite a worker of the local pool claims the oldest queued call (or one whose lease ran out because
+its worker died), `BEGIN IMMEDIATE` making the claim atomic between the processes of one machine. On
+PostgreSQL each queued call is a procrastinate job (jobs/pgqueue.py) whose worker takes that call.
+A lease is renewed while the worker is alive and lapses `lease_seconds` after it dies; the save is
+fenced by the lease token (see verdicts.save_result), so a call is scored exactly once whatever is killed when.
 What a recording folder holds is found and read by jobs/batch.py; this module only keeps the rows.
 """
 
@@ -170,31 +170,65 @@ def add_found(session: Session, found: list[FoundRecording], *, run_id: int, lan
     return out
 
 
+class Busy(Exception):
+    """The call is in another live worker's hands (its lease runs): try again later, or not at all."""
+
+
+def _take(call: CallRow, owner: str, lease_seconds: float, max_attempts: int, now: datetime) -> Job | None:
+    """Lease `call` (queued, or running under a lapsed lease) to `owner`; None when its workers kept
+    dying on it and it is failed instead."""
+    if call.status == RUNNING and call.attempts >= max_attempts:
+        # Its workers keep dying on it (a decoder crash, out of memory): stop feeding it to them.
+        call.status, call.finished_at = FAILED, now
+        call.error = (f"{call.attempts} workers stopped while scoring it (crash, kill or out of memory; last "
+                      f"{call.lease_owner}); check the file, then run batch --retry-failed")
+        call.lease_owner = call.lease_token = call.lease_until = None
+        return None
+    token = str(uuid.uuid4())
+    call.status, call.lease_owner, call.lease_token = RUNNING, owner, token
+    call.lease_until = now + timedelta(seconds=lease_seconds)
+    call.attempts += 1
+    return Job(call.id, call.path, call.sha256, call.language, call.extension, token, call.attempts)
+
+
 def claim(store: Store, owner: str, lease_seconds: float, max_attempts: int) -> Job | None:
-    """Lease the oldest claimable call to `owner`, or None when nothing is claimable now."""
+    """Lease the oldest claimable call to `owner`, or None when nothing is claimable now. SQLite's local
+    pool only (`BEGIN IMMEDIATE` makes it atomic); on PostgreSQL each call is a procrastinate job and
+    its worker takes the call with take()."""
     while True:
         with store.session() as s:
             now = utcnow()
-            q = (select(CallRow)
-                 .where(or_(CallRow.status == QUEUED, and_(CallRow.status == RUNNING, CallRow.lease_until < now)))
-                 .order_by(CallRow.id).limit(1))
-            if store.dialect == "postgresql":
-                q = q.with_for_update(skip_locked=True)
-            call = s.scalars(q).first()
+            call = s.scalars(select(CallRow)
+                             .where(or_(CallRow.status == QUEUED,
+                                        and_(CallRow.status == RUNNING, CallRow.lease_until < now)))
+                             .order_by(CallRow.id).limit(1)).first()
             if call is None:
                 return None
-            if call.status == RUNNING and call.attempts >= max_attempts:
-                # Its workers keep dying on it (a decoder crash, out of memory): stop feeding it to them.
-                call.status, call.finished_at = FAILED, now
-                call.error = (f"{call.attempts} workers stopped while scoring it (crash, kill or out of memory; last "
-                              f"{call.lease_owner}); check the file, then run batch --retry-failed")
-                call.lease_owner = call.lease_token = call.lease_until = None
-                continue
-            token = str(uuid.uuid4())
-            call.status, call.lease_owner, call.lease_token = RUNNING, owner, token
-            call.lease_until = now + timedelta(seconds=lease_seconds)
-            call.attempts += 1
-            return Job(call.id, call.path, call.sha256, call.language, call.extension, token, call.attempts)
+            job = _take(call, owner, lease_seconds, max_attempts, now)
+            if job is not None:
+                return job
+
+
+def take(store: Store, call_id: int, owner: str, lease_seconds: float, max_attempts: int) -> Job | None:
+    """Lease this one call to `owner` (a queue job names it). None: nothing to do (scored, failed, gone,
+    or failed now because its workers kept dying on it). Busy: a live worker holds it."""
+    with store.session() as s:
+        now = utcnow()
+        call = s.scalars(select(CallRow).where(CallRow.id == call_id).with_for_update()).first()
+        if call is None or call.status not in (QUEUED, RUNNING):
+            return None
+        until = call.lease_until
+        if until is not None and until.tzinfo is None:
+            until = until.replace(tzinfo=timezone.utc)
+        if call.status == RUNNING and until is not None and until >= now:
+            raise Busy(f"call {call_id} is being scored by {call.lease_owner}")
+        return _take(call, owner, lease_seconds, max_attempts, now)
+
+
+def pending(store: Store) -> list[int]:
+    """The calls waiting for a worker or in one's hands."""
+    with store.session() as s:
+        return list(s.scalars(select(CallRow.id).where(CallRow.status.in_([QUEUED, RUNNING])).order_by(CallRow.id)))
 
 
 def renew(store: Store, job: Job, lease_seconds: float) -> bool:

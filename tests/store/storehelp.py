@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import subprocess
+import time
 from pathlib import Path
 
 from callaudit.sources.samples import build, say
@@ -24,11 +26,15 @@ def make_calls(folder: Path, n: int, first: int = 0) -> list[Path]:
     return out
 
 
-def write_config(folder: Path, **store) -> Path:
-    """tiny.en, English, one thread per worker; [store] overrides (e.g. lease_seconds=3)."""
-    st = {"lease_seconds": 3.0, "poll_seconds": 0.3, **store}
+def write_config(folder: Path, batch: dict | None = None, **store) -> Path:
+    """tiny.en, English, one thread per worker; [store] overrides (e.g. lease_seconds=3), [batch] keys.
+    The PostgreSQL queue is quick to see a dead worker: heartbeats every 0.5 s, dead after 3 s."""
+    st = {"lease_seconds": 3.0, "poll_seconds": 0.3, "heartbeat_seconds": 0.5, "stalled_seconds": 3.0,
+          "stalled_check": "* * * * * */2", **store}
     lines = ['[model]', 'name = "tiny.en"', 'threads = 1', '[transcription]', 'language = "en"', '[store]']
     lines += [f"{k} = {v!r}" if not isinstance(v, str) else f'{k} = "{v}"' for k, v in st.items()]
+    if batch:
+        lines += ["[batch]"] + [f"{k} = {v!r}".replace("'", '"') for k, v in batch.items()]
     lines += ['[roster]', 'agents = [{extension = "1040", name = "Anna Ivanova", department = "Sales"},',
               '          {extension = "1041", name = "Boris Petrov", department = "Support"}]']
     path = folder / "callaudit.toml"
@@ -119,3 +125,57 @@ def check_exactly_once(db: str, files: list[Path]) -> dict:
                    "workers": dict(s.execute(select(ScoreRow.worker, func.count()).group_by(ScoreRow.worker)).all())}
     st.close()
     return figures
+
+
+# ---------------------------------------------------------------- processes under test
+def start(cfg: Path, *args: str) -> subprocess.Popen:
+    # Its own process group, so that a kill reaches the batch and its worker processes, as a real kill would.
+    return subprocess.Popen([CALLAUDIT, "--config", str(cfg), *args], stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, start_new_session=True)
+
+
+def scored_count(db: str, worker: str | None = None) -> int:
+    from sqlalchemy import func, select
+
+    from callaudit.store import db as store
+    from callaudit.store.schema import ScoreRow
+
+    try:
+        st = store.open_store(db, migrate=False)
+        with st.session() as s:
+            q = select(func.count()).select_from(ScoreRow)
+            n = s.scalar(q.where(ScoreRow.worker == worker) if worker else q)
+        st.close()
+        return n
+    except Exception:  # not created yet
+        return 0
+
+
+def children(pid: int) -> list[int]:
+    out = []
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        if int(fields[1]) == pid:
+            out.append(int(stat.parent.name))
+    return out
+
+
+def alive(pid: int) -> bool:
+    try:
+        return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0] != "Z"
+    except (OSError, IndexError):
+        return False
+
+
+def wait_for(cond, timeout: float, step: float = 0.1) -> bool:
+    end = time.monotonic() + timeout
+    while time.monotonic() < end:
+        if cond():
+            return True
+        time.sleep(step)
+    return False
+
+

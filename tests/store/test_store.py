@@ -7,14 +7,13 @@ import json
 import shutil
 import subprocess
 import sys
-import threading
 import time
 from dataclasses import replace
 from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
-from sqlalchemy import func, inspect, select, text
+from sqlalchemy import func, inspect, select
 from sqlalchemy.exc import IntegrityError
 from storehelp import make_calls, write_config
 
@@ -66,11 +65,12 @@ def test_migration_matches_the_models(db_url):
     from alembic.autogenerate import compare_metadata
     from alembic.runtime.migration import MigrationContext
 
-    from callaudit.store.schema import Base
+    from callaudit.store.schema import Base, ours
 
     st = store.open_store(db_url)
     with st.engine.connect() as conn:
-        assert compare_metadata(MigrationContext.configure(conn), Base.metadata) == []
+        ctx = MigrationContext.configure(conn, opts={"include_name": ours, "compare_type": True})
+        assert compare_metadata(ctx, Base.metadata) == []
     st.close()
 
 
@@ -165,27 +165,25 @@ def test_released_and_expired_leases_return_at_once(db_url):
     st.close()
 
 
-def test_postgresql_claims_skip_a_locked_row_instead_of_waiting(pg_url):
-    st = store.open_store(pg_url)
-    ids = [queue_one(st, c * 64, f"/{c}.wav") for c in "abc"]
-    held = threading.Event()
-    release = threading.Event()
-
-    def hold_first() -> None:  # another worker in the middle of claiming the oldest call
-        with st.session() as s:
-            s.execute(text("SELECT id FROM calls WHERE id = :i FOR UPDATE"), {"i": ids[0]})
-            held.set()
-            release.wait(10)
-
-    t = threading.Thread(target=hold_first)
-    t.start()
-    held.wait(10)
-    started = time.monotonic()
-    job = queue.claim(st, "host:2", 30, 5)
-    assert job.call_id == ids[1] and time.monotonic() - started < 2
-    release.set()
-    t.join()
-    assert queue.claim(st, "host:3", 30, 5).call_id == ids[0]
+def test_a_queue_job_takes_its_call_only_from_a_dead_worker_and_only_until_it_is_scored(db_url, scored_call):
+    """worklist.take, what a PostgreSQL queue job does with its call: delivered twice, stored once."""
+    scored, result, _ = scored_call
+    st = store.open_store(db_url)
+    call_id = queue_one(st, result["call"]["sha256"])
+    first = queue.take(st, call_id, "host:1", lease_seconds=0.5, max_attempts=5)
+    assert first.call_id == call_id and first.attempts == 1
+    with pytest.raises(queue.Busy):  # a second delivery while the first worker is alive: later
+        queue.take(st, call_id, "host:2", 0.5, 5)
+    time.sleep(0.7)  # the first worker died: its lease lapsed
+    second = queue.take(st, call_id, "host:2", 30, 5)
+    assert second.attempts == 2
+    with pytest.raises(LeaseLost):
+        save_result(st, scored, call_id=call_id, lease_token=first.token)
+    save_result(st, scored, call_id=call_id, lease_token=second.token, worker="host:2")
+    assert queue.take(st, call_id, "host:3", 30, 5) is None  # scored: nothing to do
+    assert queue.take(st, 10**6, "host:3", 30, 5) is None  # no such call
+    c = counts(st)
+    assert c["calls"] == 1 and c["scores"] == 1
     st.close()
 
 

@@ -6,7 +6,7 @@ that a migration may step out of it (`autocommit_block`, for CREATE INDEX CONCUR
 from alembic import context
 from sqlalchemy import create_engine
 
-from callaudit.store.schema import Base
+from callaudit.store.schema import Base, ours
 
 config = context.config
 connection = config.attributes.get("connection")
@@ -15,7 +15,7 @@ connection = config.attributes.get("connection")
 def run(conn) -> None:
     # render_as_batch: SQLite cannot ALTER most things; batch mode rebuilds the table instead.
     context.configure(connection=conn, target_metadata=Base.metadata, render_as_batch=True,
-                      compare_type=True)
+                      compare_type=True, include_name=ours)
     with context.begin_transaction():
         context.run_migrations()
 
