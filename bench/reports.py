@@ -55,6 +55,7 @@ def seed_store(folder: Path, model_dir: Path) -> Path:
 
     calls = folder / "calls"
     calls.mkdir(parents=True, exist_ok=True)
+    (folder / "building.db").unlink(missing_ok=True)  # a seed an interrupted run left half made
     for path in build_samples(calls):
         lang = "ru" if path.name.startswith("ru-") else "en"
         Path(str(path) + ".json").write_text(json.dumps({"language": lang}))
@@ -76,7 +77,7 @@ def seed_store(folder: Path, model_dir: Path) -> Path:
         stdin=agent)
     cli("review", listed["en-bad"], "--finding", "interruptions", "--dismiss", "--as", "Olga HR", "--note", "a pause",
         stdin=hr)
-    cli("review", listed["en-bad"], "--finding", "forbidden-phrases", "--confirm", "--as", "Olga HR", "--note", "heard",
+    cli("review", listed["en-bad"], "--finding", "closing", "--confirm", "--as", "Olga HR", "--note", "heard",
         stdin=hr)
     cli("appeal", listed["en-bad"], "--as", "Bench Agent", "--note", "the line was bad", stdin=agent)
     cli("review", listed["ru-bad"], "--dismiss", "--as", "Olga HR", "--note", "a test line", stdin=hr)
@@ -166,7 +167,7 @@ def _load_seed(seed: Path, url: str) -> None:
             rows = [dict(r._mapping) for r in s.execute(select(table).order_by(*table.primary_key.columns))]
             if rows:
                 d.execute(table.insert(), rows)
-        for table in Base.metadata.sorted_tables:
+        for table in (t for t in Base.metadata.sorted_tables if "id" in t.c):  # request_status: a public id
             d.execute(text(f"SELECT setval(pg_get_serial_sequence('{table.name}', 'id'), "
                            f"(SELECT coalesce(max(id), 1) FROM {table.name}))"))
     src.dispose()
