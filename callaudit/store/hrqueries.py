@@ -47,11 +47,9 @@ def _dialect(s: Session) -> str:
 
 def prepare(s: Session) -> None:
     """Ready this transaction for a report's big reads: on PostgreSQL, room to sort a month of calls in
-    memory (the default 4 MB spills to disk), and no JIT: its cost estimate for a 100 000-call scan
-    turns it on, and compiling took seconds the queries themselves did not need; SQLite needs nothing."""
+    memory (the default 4 MB spills to disk); SQLite needs nothing."""
     if _dialect(s) == "postgresql":
         s.execute(text("SET LOCAL work_mem = '64MB'"))
-        s.execute(text("SET LOCAL jit = off"))
 
 
 def _between(lo: datetime, hi: datetime):
