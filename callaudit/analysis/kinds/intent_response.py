@@ -146,9 +146,9 @@ def judge(rule, tl, company: Company) -> Finding:
                            or a.start <= t.end + p["within_seconds"]]
         groups = [_with_deadline(cm, best(cm, window, g), window, g, p["deadline_intent"])
                   for g in p["response_all"]]
-        by_phrases = None if all(g.status == MATCH for g in groups) else _by_phrases(rule, tl, window)
-        response = [cm.evidence(g.turn, g.match) for g in groups] if all(g.status == MATCH for g in groups) \
-            else by_phrases
+        all_heard = all(g.status == MATCH for g in groups)
+        by_phrases = None if all_heard else _by_phrases(rule, tl, window)
+        response = [cm.evidence(g.turn, g.match) for g in groups] if all_heard else by_phrases
         if response and p["deadline_required"] and not _deadline_said(rule, tl, window):
             # A commitment with no time is no commitment to the customer: they call again.
             said = " ".join(f"«{e['quote']}»" for e in response if e.get("quote"))
