@@ -23,7 +23,7 @@ from callaudit.analysis.judge import Judge
 from callaudit.analysis.meaning import meaning_for
 from callaudit.analysis.rulepack import Example
 from callaudit.analysis.scoring import example_transcript
-from callaudit.text.intents import UNSURE
+from callaudit.text.intents import MATCH, UNSURE
 from callaudit.transcript.records import Word
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -136,6 +136,19 @@ def test_a_bad_intent_is_refused_with_its_file_and_line(tmp_path, intent, speake
     assert code == 1, lines
     assert any(line.startswith(f"{p}:{line_of(p, needle)}:") and reason in line for line in lines), lines
 
+
+
+@pytest.mark.parametrize("lang,text", [
+    # Whisper wrote the request of the series' call C5a so, greeting and request as one sentence.
+    ("ru", "Доброе День, я бы хотел подключить у вас телевидение."),
+    ("en", "Good afternoon, I would like to get TV connected at my place."),
+])
+def test_a_request_said_in_one_breath_with_the_greeting_is_a_request(lang, text):
+    # The judge alone, as request-handling reads a sure request (not the phrase signal).
+    pm = meaning_for(rulepack.load(PACKS[lang]))
+    turn = example_transcript(Example("pass", (("customer", 0.0, 4.0, text),)), lang).turns[0]
+    m = pm.sentences([turn], "customer")[0][0].judged["request"]
+    assert m.status == MATCH and m.sentence == text, m
 
 # ------------------------------------------------------------------ required intents
 

@@ -35,7 +35,7 @@ from callaudit.text import features as fx
 from callaudit.text import lemmas as lx
 from callaudit.text.embeddings import Embedder
 from callaudit.text.matching import Phrase, Phrases, find, stems
-from callaudit.text.sentences import Sentence, clauses, split
+from callaudit.text.sentences import Sentence, after_salutation, clauses, split
 
 MATCH, UNSURE, NONE = "match", "unsure", "none"
 ACTOR_PENALTY = 0.08  # larger than the e5 gap between a paraphrase and a near-miss
@@ -286,15 +286,16 @@ class IntentSet:
                  cache: VectorCache | None = None) -> list[dict[str, Evidence]]:
         """Raw scores of each text against the intents of `speaker` (all speakers' when None).
 
-        A text is scored whole and clause by clause (text.sentences.clauses); each intent keeps
-        the piece it scores best on. `cache`: keep the vectors (calibration scores the same
+        A text is scored whole, without the salutation it opens with (text.sentences.after_salutation)
+        and, with `use_clauses`, clause by clause; each intent keeps the piece it scores best on. `cache`: keep the vectors (calibration scores the same
         texts many times); a call's sentences are embedded once and not kept.
         """
         if not texts:
             return []
         pieces, owner = [], []
         for row, text in enumerate(texts):
-            for p in [text, *(clauses(text) if self.use_clauses else [])]:
+            rest = after_salutation(text, self.language)
+            for p in [text, *([rest] if rest else []), *(clauses(text) if self.use_clauses else [])]:
                 pieces.append(p); owner.append(row)
         vecs = cache.vectors(self.embedder, pieces) if cache else self.embedder.encode(pieces)
         bags = [fx.lexical(p, self.language) for p in pieces]

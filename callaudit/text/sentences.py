@@ -89,3 +89,33 @@ def clauses(text: str, min_words: int = 2) -> list[str]:
         return []
     out = [" ".join(words[a:b + 1]) for a, b in parts]
     return [c for c in out if len(normalise(c).split()) >= min_words]
+
+
+# Words of a salutation, normalised: a time-of-day greeting and the fillers that open a call.
+_SALUTE = {
+    "ru": ({"здравствуйте", "здравствуй", "привет", "приветствую", "алло", "добрый", "доброе", "доброго",
+            "доброй"},
+           {"день", "дня", "утро", "утра", "вечер", "вечера", "ночи", "да", "еще", "раз", "вам", "и"}),
+    "en": ({"hello", "hi", "hey", "morning", "afternoon", "evening"},
+           {"good", "day", "yes", "yeah", "there", "and", "again"}),
+}
+
+
+def after_salutation(text: str, language: str) -> str | None:
+    """What a sentence says after the salutation it opens with, or None when it opens with none:
+    «Добрый день, я бы хотел подключить телевидение.» → «я бы хотел подключить телевидение.»
+
+    A customer greets and asks in one breath, and Whisper writes it as one sentence; the greeting
+    then pulls the sentence's vector away from the request. Only a whole first clause (up to its
+    comma) made of salutation words is cut, and only when two words or more remain."""
+    core, filler = _SALUTE.get(language, _SALUTE["en"])
+    words, cut, greeted = text.split(), None, False
+    for i, w in enumerate(words):
+        said = normalise(w).split()
+        if not said or any(s not in core and s not in filler for s in said):
+            break
+        greeted = greeted or any(s in core for s in said)
+        if _COMMA.search(w.strip()) or _END.search(w.strip()):
+            cut = i + 1 if greeted else cut  # «Алло, здравствуйте, …»: clause after clause
+    rest = words[cut:] if cut else []
+    return " ".join(rest) if len(normalise(" ".join(rest)).split()) >= 2 else None
