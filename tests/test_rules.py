@@ -2,15 +2,17 @@
 
 from __future__ import annotations
 
+import dataclasses
 import subprocess
 import sys
 from pathlib import Path
 
 import pytest
 
-from callaudit.analysis import rulepack
+from callaudit.analysis import rulepack, timeline
+from callaudit.analysis.judge import Judge
 from callaudit.analysis.kinds import KINDS
-from callaudit.analysis.scoring import run_examples
+from callaudit.analysis.scoring import example_transcript, run_examples
 from callaudit.text.matching import compile_phrases, find, stems
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -205,15 +207,8 @@ def test_forbidden_phrases_compare_plain_words_so_a_promise_is_not_a_brush_off()
 # ------------------------------------------------------------------ unclear speech never fails anyone
 def _judge_with_confidence(rule_id: str, turns: tuple, unsure: tuple[int, int] | None):
     """Judge `turns` with one rule of the English pack; `unsure` = (turn, word) Whisper was unsure of."""
-    import dataclasses
-
-    from callaudit.analysis import timeline
-    from callaudit.analysis.judge import Judge
-    from callaudit.analysis.rulepack import Example
-    from callaudit.analysis.scoring import example_transcript
-
     pack = rulepack.load(ROOT / "rules/client-service.en.toml")
-    tx = example_transcript(Example("fail", turns), "en")
+    tx = example_transcript(rulepack.Example("fail", turns), "en")
     if unsure:
         ti, wi = unsure
         ts = list(tx.turns)
@@ -239,6 +234,36 @@ def test_a_forbidden_phrase_heard_unclearly_is_not_evaluated_not_failed():
     # An unsure word outside the matched phrase does not matter.
     turns = (("agent", 1.0, 3.0, "Umm please call back later."),)
     assert _judge_with_confidence("forbidden-phrases", turns, (0, 0)).passed is False
+
+
+def _judge_with_sounds(rule_id: str, turns, sounds: dict):
+    pack = rulepack.load(ROOT / "rules/client-service.ru.toml")
+    tx = dataclasses.replace(example_transcript(rulepack.Example("pass", turns), "ru"), sounds=sounds)
+    return Judge(pack).check(pack.rule(rule_id), timeline.build(tx, pack.hold_phrases, pack.fuzzy))
+
+
+# Silero took no speech in a clipped «Так.» 0.8 s after the question (held-out call ru-silent-lookup).
+LOOKUP = (("agent", 0.5, 2.0, "Добрый вечер, слушаю."), ("customer", 2.5, 5.0, "Хочу узнать остаток на счёте."),
+          ("agent", 28.0, 30.0, "Остаток триста рублей."))
+
+
+def test_a_wait_with_a_sound_as_loud_as_speech_soon_after_the_question_is_not_evaluated():
+    assert _judge_with_sounds("response-time", LOOKUP, {}).passed is False
+    got = _judge_with_sounds("response-time", LOOKUP, {"agent": ((5.8, 6.0),)})
+    assert got.passed is None and "at 5.8 s, 0.8 s after the customer" in got.detail, got.detail
+    assert any(e["start"] == 5.8 and e["speaker"] is None for e in got.evidence)
+    # The customer's own sound answers nothing; a sound too late leaves the wait too long anyway.
+    assert _judge_with_sounds("response-time", LOOKUP, {"customer": ((5.8, 6.0),)}).passed is False
+    assert _judge_with_sounds("response-time", LOOKUP, {"agent": ((20.0, 20.2),)}).passed is False
+
+
+def test_a_silence_is_measured_between_sounds_that_may_have_been_words():
+    assert _judge_with_sounds("dead-air", LOOKUP, {}).passed is False  # 23 s
+    # In the middle, the sound leaves no part longer than the limit: a person listens.
+    got = _judge_with_sounds("dead-air", LOOKUP, {"agent": ((15.0, 15.3),)})
+    assert got.passed is None and "a sound as loud as speech at 15.0 s" in got.detail, got.detail
+    # Near its start, 22 s of sure silence remain after it: still dead air.
+    assert _judge_with_sounds("dead-air", LOOKUP, {"agent": ((5.8, 6.0),)}).passed is False
 
 
 def test_rules_test_and_lint_take_the_pack_as_an_option_too(tmp_path):

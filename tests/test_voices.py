@@ -216,3 +216,23 @@ def test_typography_is_spoken_not_choked_on(tmp_path):
     # festival stops at a dash, guillemets or an ellipsis standing alone (and exits 0 having said nothing)
     x = voices.speak("Компания «Ромашка» — слушаю вас… говорите.", "ru-nsh", cache=tmp_path)
     assert len(x) / RATE > 1.5
+
+
+def test_a_short_word_the_speech_detector_misses_is_still_heard_as_a_sound(tmp_path):
+    # Held-out call ru-silent-lookup: Silero takes Festival's clipped «Так.» for no speech, so the
+    # wait before the answer looked like 23 s of silence.
+    from callaudit.transcript.vad import speech_activity, unspoken_sounds
+
+    lines = [Utterance("customer", "Хочу узнать остаток на счёте.", at=0.5),
+             Utterance("agent", "Так.", gap=0.9), Utterance("agent", "Остаток триста рублей.", gap=12.0)]
+    path = tmp_path / "lookup.wav"
+    placed = voices.build_call(path, lines, "ru")
+    rec = audio.load(path)
+    agent, customer = (np.ascontiguousarray(c) for c in rec.channels)
+    so = next(p for p in placed if p.text == "Так.")
+    found = unspoken_sounds(agent, speech_activity(agent)) + [
+        (a, b) for a, b in speech_activity(agent) if a < so.end and b > so.start]
+    assert any(a < so.end and b > so.start for a, b in found), (so, found)
+    # Nothing in the silence between «Так.» and the answer, nor on the customer's side.
+    assert not [s for s in unspoken_sounds(agent, speech_activity(agent)) if so.end + 0.5 < s[0] < so.end + 11.0]
+    assert unspoken_sounds(customer, speech_activity(customer)) == []

@@ -85,6 +85,13 @@ class Timeline:
     def tokens(self, turn: Turn, stemmed: bool = True) -> list[str]:
         return _tokens(turn, self.language, stemmed)
 
+    def sounds_in(self, start: float, end: float, speakers: tuple[str, ...] | None = None) -> list[tuple[float, float]]:
+        """Sounds as loud as speech, not taken for speech, that begin inside start..end (of
+        `speakers`, all when None; a mono call's are "unknown" and count for anyone)."""
+        return sorted((a, b) for who, spans in self.transcript.sounds.items()
+                      if speakers is None or who in speakers or who == "unknown"
+                      for a, b in spans if start < a < end)
+
 
 @lru_cache(maxsize=4096)
 def _tokens(turn: Turn, lang: str, stemmed: bool = True) -> list[str]:

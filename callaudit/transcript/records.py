@@ -51,6 +51,9 @@ class Transcript:
     # judged like "unmeasured" anywhere).
     overlap_reliability: str = ""
     diarization: dict = field(default_factory=dict)  # the figures behind the roles, for the call's data
+    # Per party (mono: "unknown"), sounds as loud as speech that the speech detector did not take
+    # for speech (vad.unspoken_sounds): a wait or a silence with one in it may not be one.
+    sounds: dict[str, tuple[tuple[float, float], ...]] = field(default_factory=dict)
 
     def __post_init__(self):
         stereo = self.channels == "stereo"

@@ -20,7 +20,7 @@ from callaudit.config import LANGUAGES, Config
 from callaudit.errors import CallauditError
 from callaudit.transcript.records import Transcript, Turn, Word
 from callaudit.transcript.roles import RoleCues, decide
-from callaudit.transcript.vad import clips, dense_clips, group_turns, inside, overlap, speech_activity
+from callaudit.transcript.vad import clips, dense_clips, group_turns, inside, overlap, speech_activity, unspoken_sounds
 
 NAMES = {"ru": "Russian", "en": "English"}
 # A call is refused as being in the other language only when Whisper is this sure, from at least
@@ -149,11 +149,13 @@ class Transcriber:
         order = sorted(roles, key=lambda r: r != "agent")
         turns: list[Turn] = []
         activity: dict[str, tuple[tuple[float, float], ...]] = {}
+        sounds: dict[str, tuple[tuple[float, float], ...]] = {}
         parties: dict[str, tuple[np.ndarray, list[tuple[float, float]]]] = {}
         for role in order:
             samples = np.ascontiguousarray(rec.channels[roles[role]])
             spans = speech_activity(samples, tc.vad_threshold, tc.min_silence)
             activity[role] = tuple(spans)
+            sounds[role] = tuple(unspoken_sounds(samples, spans))
             if role == order[0] and not self.config.model.dense:  # dense: heard in the call's first window
                 self.check_language(samples, spans, lang)
             parties[role] = (samples, spans)
@@ -162,7 +164,7 @@ class Transcriber:
             turns += _voice_turns({role: spans}, [w for w in heard[role] if inside(w, spans)], samples, tc.turn_gap)
         turns.sort(key=lambda t: (t.start, t.speaker))
         return Transcript(tuple(turns), activity, detected or "unknown", channels_kind,
-                          round(rec.duration, 3), dict(self.info))
+                          round(rec.duration, 3), dict(self.info), sounds=sounds)
 
     # ------------------------------------------------------------------ mono: two voices, one channel
     _speaker = None
@@ -206,7 +208,8 @@ class Transcriber:
         info = {"voices": d.speakers, "separation": d.separation, "contested": list(d.contested), **d.detail}
         if self._speaker is not None:
             info["speaker_model"] = {"name": SPEAKER_MODEL, "sha256": models.CATALOG[SPEAKER_MODEL].outputs()["ge2e.npz"]}
-        common = dict(language=language, channels="mono", duration=round(rec.duration, 3), model=dict(self.info))
+        common = dict(language=language, channels="mono", duration=round(rec.duration, 3), model=dict(self.info),
+                      sounds={"unknown": tuple(unspoken_sounds(samples, spans))})
         if d.speakers < 2:
             # "One voice" may be two too alike: a second voice may have talked over the first anywhere,
             # and nothing shows where, so no overlap was measured (the judge's mono guards apply).

@@ -7,11 +7,26 @@ from callaudit.analysis.findings import Company, Finding, quote, result, span
 from callaudit.analysis.kinds.base import REQUIRED, Kind
 
 
+def _sounded(tl, g, limit: float) -> tuple[float, float] | None:
+    """A sound on the agent's side, not taken for speech, that would make the wait no slow one
+    if it was a word («Так.»): the wait is then not judged."""
+    first = next(iter(tl.sounds_in(g.start, g.end, ("agent",))), None)
+    return first if first and first[0] - g.start <= limit else None
+
+
 def judge(rule, tl, company: Company) -> Finding:
     limit = rule.params["max_seconds"]
     counted = [g for g in tl.gaps if not g.on_hold]
-    slow = [g for g in counted if g.seconds > limit and not g.maybe_hold]
+    sounded = {g: s for g in counted if g.seconds > limit and (s := _sounded(tl, g, limit))}
+    slow = [g for g in counted if g.seconds > limit and not g.maybe_hold and g not in sounded]
     doubtful = [g for g in counted if g.seconds > limit and g.maybe_hold]
+    if sounded and not slow:
+        g, (a, b) = max(sounded.items(), key=lambda x: x[0].seconds)
+        return result(rule, None, g.start, f"not evaluated: {g.seconds:.1f} s without words in answer, but at "
+                                           f"{a:.1f} s, {a - g.start:.1f} s after the customer, the agent's side "
+                                           f"had a sound as loud as speech that no words were written for; it "
+                                           f"may have been an answer, and a person should listen",
+                      [quote(g.after), span(a, b, "a sound as loud as speech, without words"), quote(g.answer)])
     if doubtful and not slow:
         g = max(doubtful, key=lambda g: g.seconds)
         return result(rule, None, g.start, f"not evaluated: {g.seconds:.1f} s without an answer, after words that "

@@ -8,9 +8,28 @@ from callaudit.analysis.kinds.base import REQUIRED, Kind
 from callaudit.analysis.kinds.max_gap import mono_doubt
 
 
+def _longest_between_sounds(tl, s) -> float:
+    """The longest part of silence `s` between sounds as loud as speech that no words were
+    written for: each may have been a word, so only what lies between them is sure silence."""
+    cuts = [s.start, *(x for a, b in tl.sounds_in(s.start, s.end) for x in (a, b)), s.end]
+    return round(max(b - a for a, b in zip(cuts[::2], cuts[1::2])), 2)
+
+
 def judge(rule, tl, company: Company) -> Finding:
     p = rule.params
-    bad = [s for s in tl.silences if s.seconds > (p["hold_max_seconds"] if s.on_hold else p["max_seconds"])]
+    over = [s for s in tl.silences if s.seconds > (p["hold_max_seconds"] if s.on_hold else p["max_seconds"])]
+    bad = [s for s in over if _longest_between_sounds(tl, s) > (p["hold_max_seconds"] if s.on_hold
+                                                                else p["max_seconds"])]
+    sounded = [s for s in over if s not in bad]
+    if sounded and not bad:
+        s = max(sounded, key=lambda s: s.seconds)
+        a, b = tl.sounds_in(s.start, s.end)[0]
+        return result(rule, None, s.start, f"not evaluated: {s.seconds:.1f} s without speech at {s.start:.1f} s, "
+                                           f"but with a sound as loud as speech at {a:.1f} s that no words were "
+                                           "written for; if it was a word, no silence was too long, and a "
+                                           "person should listen",
+                      [span(s.start, s.end, f"{s.seconds:.1f} s without speech"),
+                       span(a, b, "a sound as loud as speech, without words")])
     # After words that may have announced a hold, a silence too long for dead air but not for a
     # hold is not judged: it is a fail only if the hold was not announced, which is not sure.
     doubtful = [s for s in bad if s.maybe_hold and s.seconds <= p["hold_max_seconds"]]
