@@ -322,6 +322,10 @@ def test_a_hold_announced_under_the_other_voice_of_an_unseparated_mix_is_never_d
     assert call["diarization"]["voices"] == 1 and call["overlap_reliability"] == "unmeasured", call
     got = {f["rule"]: f for f in result["findings"]}
     assert got["dead-air"]["status"] == "not evaluated", got["dead-air"]
+    # Two voices too alike to tell apart: no guess at who is the agent, so no rule about the agent is judged.
+    assert call["roles"] == "uncertain" and "too alike" in call["diarization"]["why"], call
+    for rule in ROLE_RULES:
+        assert got[rule]["status"] == "not evaluated" and "roles uncertain" in got[rule]["detail"], got[rule]
     assert "failed" not in {f["status"] for f in got.values()}
 
 
