@@ -57,12 +57,18 @@ def free_port() -> int:
 def build_stream(folder: Path, lines=CALL, lang: str = "ru", seed: int = 0) -> tuple[Path, Path, float, list]:
     """(reference PCM mono WAV, µ-law WAV for SIPp, duration s, placements)."""
     both, placed = samples.render(lines, lang, seed=seed)
+    return (*mixed_stream(folder, both, f"call-{lang}-{seed}"), placed)
+
+
+def mixed_stream(folder: Path, both: np.ndarray, name: str) -> tuple[Path, Path, float]:
+    """A two-party call (2, n) at 8 kHz mixed into one channel, as ChanSpy delivers it:
+    (reference PCM mono WAV, µ-law WAV for SIPp, duration s)."""
     mono = np.clip(both[0] + both[1], -1, 1)[None, :]
-    ref = folder / f"call-{lang}-{seed}.wav"
+    ref = folder / f"{name}.wav"
     samples.write_wav(ref, mono)
-    ulaw = folder / f"call-{lang}-{seed}-ulaw.wav"
+    ulaw = folder / f"{name}-ulaw.wav"
     subprocess.run(["sox", str(ref), "-e", "u-law", str(ulaw)], check=True)
-    return ref, ulaw, mono.shape[1] / samples.RATE, placed
+    return ref, ulaw, mono.shape[1] / samples.RATE
 
 
 class TlsFront:
@@ -287,6 +293,11 @@ def read_pcm(path: Path) -> np.ndarray:
 def _first_lag(ref: np.ndarray, rec: np.ndarray) -> int:
     head = min(len(ref), 2 * 8000)  # the recording may begin a few frames before the first RTP packet
     return int(np.argmax(np.correlate(rec[:head + 8000], ref[:head], "valid")))
+
+
+def stream_offset(ref: np.ndarray, rec: np.ndarray) -> float:
+    """Seconds from the start of the recording to where the streamed reference begins in it."""
+    return _first_lag(ref, rec) / 8000
 
 
 def _best(x: np.ndarray, rec: np.ndarray, at: int, search: int) -> tuple[int, float]:

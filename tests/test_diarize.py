@@ -15,6 +15,7 @@ import numpy as np
 import pytest
 from clihelp import run
 from mixes import call, der, mono, roles_right, two_voices
+from sip_peer import CALL
 from test_score_e2e import BREAKS
 
 from callaudit import config, models
@@ -122,6 +123,16 @@ def test_two_very_similar_voices_are_not_told_apart(tmp_path, encoder, lang):
     x = mono_recording(tmp_path, stereo).channels[0]
     d = diarize(x, speech_activity(x), encoder=encoder)
     assert d.speakers == 1 and "too alike" in d.detail["why"], d.detail
+
+
+def test_a_voice_heard_at_length_only_once_is_too_little_speech_not_too_alike(tmp_path, encoder):
+    """The listen-in tests' 24 s call in two clearly different voices: the customer speaks at length
+    once, then says «Спасибо». How alike a voice's stretches are cannot be measured from one stretch,
+    so no roles; the call says it heard too little, not that the voices sound alike."""
+    stereo, _ = call(CALL, "ru asterisk/festival")
+    x = mono_recording(tmp_path, stereo).channels[0]
+    d = diarize(x, speech_activity(x), encoder=encoder)
+    assert d.speakers == 1 and "too little speech" in d.detail["why"] and "alike" not in d.detail["why"], d.detail
 
 
 def test_without_the_speaker_model_the_call_says_how_to_install_it(tmp_path):
@@ -322,6 +333,10 @@ def test_a_hold_announced_under_the_other_voice_of_an_unseparated_mix_is_never_d
     assert call["diarization"]["voices"] == 1 and call["overlap_reliability"] == "unmeasured", call
     got = {f["rule"]: f for f in result["findings"]}
     assert got["dead-air"]["status"] == "not evaluated", got["dead-air"]
+    # Two voices too alike to tell apart: no guess at who is the agent, so no rule about the agent is judged.
+    assert call["roles"] == "uncertain" and "too alike" in call["diarization"]["why"], call
+    for rule in ROLE_RULES:
+        assert got[rule]["status"] == "not evaluated" and "roles uncertain" in got[rule]["detail"], got[rule]
     assert "failed" not in {f["status"] for f in got.values()}
 
 

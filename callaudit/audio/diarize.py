@@ -133,20 +133,24 @@ def two_groups(prints: np.ndarray, stretch: np.ndarray, restarts: int = 6) -> np
         labels = _refine(z, w, start)
         if min((labels == k).sum() for k in (0, 1)) < 2:
             continue
-        within, between = compare_groups(prints, labels, stretch)
+        measured = compare_groups(prints, labels, stretch)
+        if measured is None:
+            continue
+        within, between = measured
         if within - between > best_margin:
             best, best_margin = labels, within - between
     return best
 
 
 def compare_groups(prints: np.ndarray, labels: np.ndarray, stretch: np.ndarray,
-                   most: int = 1200, core: float = 0.8) -> tuple[float, float]:
+                   most: int = 1200, core: float = 0.8) -> tuple[float, float] | None:
     """(within, between): mean cosine of two prints of the same group, and of prints of different
     groups, in the network's own space, over the `core` share of each group nearest its centre
     (windows where both talk at once, or a cough, belong to neither voice). Windows of one
     stretch of speech overlap and say the same words, so pairs from one stretch are left out:
     they would make any group look tight. A long call is judged on evenly spread windows, `most`
-    at most, to keep the pairs' matrix small."""
+    at most, to keep the pairs' matrix small. None when a group has no such pair (all its windows
+    lie in one stretch): then how alike its windows are cannot be measured."""
     if len(prints) > most:
         keep = np.linspace(0, len(prints) - 1, most).astype(int)
         prints, labels, stretch = prints[keep], labels[keep], stretch[keep]
@@ -164,7 +168,7 @@ def compare_groups(prints: np.ndarray, labels: np.ndarray, stretch: np.ndarray,
     within = [cos[(labels[:, None] == k) & (labels[None, :] == k) & other] for k in (0, 1)]
     between = cos[~same & other]
     if min(len(w) for w in within) == 0 or len(between) == 0:
-        return 0.0, 0.0
+        return None
     return float(np.mean([w.mean() for w in within])), float(between.mean())
 
 
@@ -340,7 +344,11 @@ def diarize(samples: np.ndarray, spans: list[tuple[float, float]], min_separatio
     labels_f = two_groups(prints[full], stretch_of[full])
     if min((labels_f == k).sum() for k in (0, 1)) < 2:
         return Diarization(1, one, (), 0.0, {**detail, "why": "all speech sounds like one voice"})
-    within, between = compare_groups(prints[full], labels_f, stretch_of[full])
+    measured = compare_groups(prints[full], labels_f, stretch_of[full])
+    if measured is None:  # not "too alike": the figures that would say so do not exist
+        return Diarization(1, one, (), 0.0, {**detail, "why": "too little speech to compare voices: one voice "
+                                             "spoke for 1.6 s or more in only one stretch"})
+    within, between = measured
     separation = separation_of(within, between)
     minor = float(min((labels_f == k).mean() for k in (0, 1)))
     detail.update(within=round(within, 4), between=round(between, 4), minor_share=round(minor, 3),
