@@ -47,9 +47,11 @@ def _dialect(s: Session) -> str:
 
 def prepare(s: Session) -> None:
     """Ready this transaction for a report's big reads: on PostgreSQL, room to sort a month of calls in
-    memory (the default 4 MB spills to disk); SQLite needs nothing."""
+    memory (the default 4 MB spills to disk) and no JIT (the planner's estimate for the stream's per-call
+    subquery, billions, turns it on, and compiling took 1.3 s of the stream's 2.6 s at 100 000 calls,
+    EXPLAIN ANALYZE), both in one statement (set_config(..., true) is SET LOCAL); SQLite needs nothing."""
     if _dialect(s) == "postgresql":
-        s.execute(text("SET LOCAL work_mem = '64MB'"))
+        s.execute(text("SELECT set_config('work_mem', '64MB', true), set_config('jit', 'off', true)"))
 
 
 def _between(lo: datetime, hi: datetime):
