@@ -59,20 +59,36 @@ def write_csv(out: TextIO, fields: list[str], rows: Iterable[dict]) -> int:
     return n
 
 
+class _SafeCells(dict):
+    """text -> the cell written for it (safe_cell): a report's names, departments, rule lists, versions and
+    models repeat over its 100 000 rows, so each distinct text is checked once."""
+
+    def __missing__(self, v):
+        out = self[v] = ("'" + v) if v and v.startswith(FORMULA_START) else v
+        return out
+
+
+class _Rules(dict):
+    """A stream row's failed rules as the store gives them ('3:closing;0:greeting', or None) -> the
+    rules in order, joined by ';' (safe_cell applied); few distinct ones in a report, each split once."""
+
+    def __missing__(self, joined):
+        rules = ";".join(split_rules(joined)) if joined else ""
+        out = self[joined] = ("'" + rules) if rules.startswith(FORMULA_START) else rules
+        return out
+
+
 def write_calls_csv(out: TextIO, calls: Iterable[CallView]) -> int:
     """The report's CSV (CSV_FIELDS, one row per call) as the calls are read; returns how many rows."""
     w = csv.writer(out)
     w.writerow(CSV_FIELDS)
     n = 0
     if isinstance(calls, CallStream):  # straight from the store's rows: no CallView for each of 100 000 calls
-        split, formula = split_rules, FORMULA_START
+        cell, rules, formula, write = _SafeCells(), _Rules(), FORMULA_START, w.writerow
         for (_, sha, path, when, agent, name, dept, _, score, flagged, version, model, _, _, _, failed) in calls.rows():
-            rules = ";".join(split(failed)) if failed else ""
             # safe_cell on the text cells only: an id (hex), a time, a score and a flag never start a formula.
-            text = [("'" + v) if v and v.startswith(formula) else v
-                    for v in (agent, name, dept, rules, version, model, path)]
-            w.writerow((sha[:16], text[0], text[1], text[2], when.isoformat(), score, flagged, text[3], text[4],
-                        text[5], sha, text[6]))
+            write((sha[:16], cell[agent], cell[name], cell[dept], when.isoformat(), score, flagged, rules[failed],
+                   cell[version], cell[model], sha, ("'" + path) if path.startswith(formula) else path))
             n += 1
         return n
     for c in calls:
@@ -153,20 +169,41 @@ def _call_lines(calls) -> Iterable[str]:
     if not isinstance(calls, CallStream):
         yield from (_JSON.encode(call_json(c)) for c in calls)
         return
-    # Straight from the store's rows, the stored flag reasons copied as they are (JSON text already).
-    encode, split = _JSON.encode, split_rules
+    # Straight from the store's rows, the stored flag reasons copied as they are (JSON text already), each
+    # line written as _JSON.encode would write the call's dict (same keys, order and separators): the texts
+    # that repeat over a report's rows (agents, departments, rule lists, versions, models) encoded once each.
+    encode, text, rules = _JSON.encode, _Encoded(), _JsonRules()
     for row in calls.rows(reasons="json"):
         full = calls.detail(row)
         if full is not None:
-            yield _JSON.encode(call_json(full))
+            yield encode(call_json(full))
             continue
         _, sha, path, when, agent, name, dept, _, score, flagged, version, model, _, _, reasons, failed = row
-        head = encode({"call": sha[:16], "agent": agent, "agent_name": name, "department": dept,
-                       "time": when.isoformat(), "score": score, "flagged": flagged,
-                       "failed_rules": ";".join(split(failed)) if failed else "",
-                       "rules_version": version, "model": model, "sha256": sha, "file": path,
-                       "decisions": [_decision(d) for d in calls.decisions_of(row)], "detailed": False})
-        yield f'{head[:-1]}, "flag_reasons": {reasons or "[]"}}}'
+        decisions = calls.decisions_of(row)
+        plain = sha.isalnum()  # hex: nothing to escape
+        sha_text, call = (f'"{sha}"', f'"{sha[:16]}"') if plain else (encode(sha), encode(sha[:16]))
+        yield (f'{{"call": {call}, "agent": {text[agent]}, "agent_name": {text[name]}, '
+               f'"department": {text[dept]}, "time": "{when.isoformat()}", "score": {encode(score)}, '
+               f'"flagged": {"true" if flagged else "false"}, "failed_rules": {rules[failed]}, '
+               f'"rules_version": {text[version]}, "model": {text[model]}, "sha256": {sha_text}, '
+               f'"file": {encode(path)}, "decisions": {encode([_decision(d) for d in decisions]) if decisions else "[]"}, '
+               f'"detailed": false, "flag_reasons": {reasons or "[]"}}}')
+
+
+class _Encoded(dict):
+    """value -> its JSON text, each distinct value encoded once."""
+
+    def __missing__(self, v):
+        out = self[v] = _JSON.encode(v)
+        return out
+
+
+class _JsonRules(dict):
+    """A stream row's failed rules as the store gives them -> the JSON text of the rules in order, joined by ';'."""
+
+    def __missing__(self, joined):
+        out = self[joined] = _JSON.encode(";".join(split_rules(joined)) if joined else "")
+        return out
 
 
 def to_json(data: ReportData) -> str:

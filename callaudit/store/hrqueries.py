@@ -47,9 +47,11 @@ def _dialect(s: Session) -> str:
 
 def prepare(s: Session) -> None:
     """Ready this transaction for a report's big reads: on PostgreSQL, room to sort a month of calls in
-    memory (the default 4 MB spills to disk); SQLite needs nothing."""
+    memory (the default 4 MB spills to disk) and no JIT (the planner's estimate for the stream's per-call
+    subquery, billions, turns it on, and compiling took 1.3 s of the stream's 2.6 s at 100 000 calls,
+    EXPLAIN ANALYZE), both in one statement (set_config(..., true) is SET LOCAL); SQLite needs nothing."""
     if _dialect(s) == "postgresql":
-        s.execute(text("SET LOCAL work_mem = '64MB'"))
+        s.execute(text("SELECT set_config('work_mem', '64MB', true), set_config('jit', 'off', true)"))
 
 
 def _between(lo: datetime, hi: datetime):
@@ -198,7 +200,21 @@ def report_calls(s: Session, scope: Scope, *, flagged: bool = False, worst_first
         extra = (ScoreRow.flag_reasons,)
     else:
         extra = (literal_column("NULL").label("flag_reasons"),)
-    q = _calls(scope, *CALL_COLUMNS, *extra, _failed_rules().label("failed_rules"))
+    if limit is None and _dialect(s) == "postgresql":
+        # PostgreSQL runs a select list's subquery once per row, serially, above the parallel scans; the
+        # scope's failed rules grouped once and joined: at 100 000 calls (JIT off, load 3-8) the stream took
+        # 2.2 s instead of 3.1 (EXPLAIN ANALYZE: 2.7 s instead of 4.1). SQLite gained nothing from it.
+        picked = _calls(scope, ScoreRow.id)
+        if flagged:
+            picked = picked.where(ScoreRow.flagged == True)  # noqa: E712
+        f = aliased(FindingRow)
+        item = cast(f.position, String) + literal(":") + f.rule
+        failed = (select(f.score_id, func.aggregate_strings(item, ";").label("rules"))
+                  .where(f.score_id.in_(picked), counting(f)).group_by(f.score_id).subquery("failed"))
+        q = (_calls(scope, *CALL_COLUMNS, *extra, failed.c.rules.label("failed_rules"))
+             .outerjoin(failed, failed.c.score_id == ScoreRow.id))
+    else:
+        q = _calls(scope, *CALL_COLUMNS, *extra, _failed_rules().label("failed_rules"))
     if flagged:
         q = q.where(ScoreRow.flagged == True)  # noqa: E712
     worst = (ScoreRow.flagged.desc(), ScoreRow.score, WHEN, CallRow.id)

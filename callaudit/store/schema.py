@@ -154,7 +154,9 @@ class ScoreRow(Base):
     # At most one current score per call, enforced by the database, not by care.
     __table_args__ = (Index("uq_scores_current_call", "call_id", unique=True,
                             sqlite_where=sql_text("is_current"), postgresql_where=sql_text("is_current")),
-                      Index("ix_scores_report", "call_id", "is_current", "score", "flagged", "scored_at"))
+                      # The HR reports' reads, the stream's columns included (migrations 0005, 0007).
+                      Index("ix_scores_stream", "call_id", "is_current", "score", "flagged", "scored_at",
+                            "rules_version", "model_name", "duration"))
     id: Mapped[int] = mapped_column(primary_key=True)
     call_id: Mapped[int] = mapped_column(ForeignKey("calls.id", ondelete="CASCADE"), index=True)
     is_current: Mapped[bool] = mapped_column(Boolean, default=True)

@@ -254,7 +254,7 @@ def test_the_report_indexes_are_added_to_a_live_store_by_two_upgraders_at_once(d
     outs = [p.communicate(timeout=300) + (p.returncode,) for p in both]
     assert all(code == 0 for _, _, code in outs), outs
     assert sorted("upgraded from 0002" in out for out, _, _ in outs) in ([False, True], [True, True]), outs
-    assert store.revisions(st)[0] == "0006"
+    assert store.revisions(st)[0] == "0007"
     with st.engine.connect() as conn:
         if st.dialect == "postgresql":
             rows = conn.execute(text("SELECT c.relname, i.indisvalid FROM pg_index i JOIN pg_class c ON "
