@@ -174,9 +174,23 @@ def test_the_voice_that_greets_and_names_the_company_is_the_agent():
 
 
 def test_speaking_first_alone_is_not_enough_to_name_the_agent():
-    turns = {"S1": [(0.5, "All circuits are busy now.")], "S2": [(2.0, "Something is terribly wrong!")]}
+    turns = {"S1": [(0.5, "All circuits are busy now.")], "S2": [(2.0, "Please check the number and dial again.")]}
     d = decide(turns, cues("en"), separation=1.0)
     assert d.confidence < config.defaults().diarization.min_confidence, d
+
+
+def test_speaking_first_to_a_voice_that_complains_names_the_agent():
+    sure = config.defaults().diarization.min_confidence
+    turns = {"S1": [(0.5, "All circuits are busy now.")], "S2": [(2.0, "Something is terribly wrong!")]}
+    d = decide(turns, cues("en"), separation=1.0)
+    assert d.agent == "S1" and d.confidence >= sure, d.evidence
+    assert "the other voice complains" in " ".join(d.evidence["S1"]["why"])
+    # A complaint backs the voice ahead; it never puts the one who complains ahead.
+    turns = {"S1": [(0.5, "Это просто безобразие, ничего не работает!")], "S2": [(2.0, "Да.")]}
+    assert decide(turns, cues("ru"), separation=1.0).confidence < sure
+    # Both complain: it tells nothing.
+    turns = {"S1": [(0.5, "All circuits are busy now. This is outrageous!")], "S2": [(2.0, "Something is terribly wrong!")]}
+    assert decide(turns, cues("en"), separation=1.0).confidence < sure
 
 
 def test_when_both_greet_the_first_greeting_answered_the_phone():
@@ -227,9 +241,13 @@ def test_mono_calls_get_the_right_roles_and_the_stereo_verdicts(scorers, tmp_pat
     assert same / pairs >= 0.9, (same, pairs)
 
 
+# BAD_CALL without its complaint: no greeting, no company, no hold, no complaint, only who spoke first.
+CALM_BAD_CALL = [say("customer", "auth-thankyou", gap=0.8) if i == 1 else line for i, line in enumerate(BAD_CALL)]
+
+
 @pytest.mark.slow
 def test_a_call_without_any_agent_evidence_is_roles_uncertain_and_never_fails_a_role_rule(scorers, tmp_path):
-    stereo, _ = two_voices(BAD_CALL, "en")  # no greeting, no company, no hold: only who spoke first
+    stereo, _ = two_voices(CALM_BAD_CALL, "en")
     path = tmp_path / "bad.wav"
     write_wav(path, mono(stereo))
     result = result_json(scorers["en"].score_file(path))
@@ -238,6 +256,21 @@ def test_a_call_without_any_agent_evidence_is_roles_uncertain_and_never_fails_a_
     for rule in ROLE_RULES:
         assert got[rule][0] == "not evaluated" and "roles uncertain" in got[rule][1], got[rule]
     assert {t["speaker"] for t in result["transcript"]} == {"speaker-1", "speaker-2"}
+
+
+@pytest.mark.slow
+def test_a_call_whose_customer_complains_to_the_voice_that_spoke_first_is_judged_on_mono(scorers, tmp_path):
+    # BAD_CALL: no greeting, no company, no hold; the agent speaks first, the customer complains.
+    stereo, placed = two_voices(BAD_CALL, "en")
+    write_wav(tmp_path / "stereo.wav", stereo)
+    write_wav(tmp_path / "mono.wav", mono(stereo))
+    want = {f["rule"]: f["status"] for f in result_json(scorers["en"].score_file(tmp_path / "stereo.wav"))["findings"]}
+    result = result_json(scorers["en"].score_file(tmp_path / "mono.wav"))
+    assert result["call"]["roles"] == "diarized" and result["call"]["role_confidence"] >= 0.6, result["call"]
+    assert roles_right(result["transcript"], placed), result["transcript"]
+    got = {f["rule"]: f["status"] for f in result["findings"]}
+    assert not [r for r in got if got[r] == "failed" and want[r] != "failed"], (got, want)
+    assert [r for r in got if got[r] == "failed"], got  # the agent's faults are seen on mono too
 
 
 @pytest.mark.slow
@@ -344,8 +377,9 @@ def test_a_hold_announced_under_the_other_voice_of_an_unseparated_mix_is_never_d
 def test_the_pack_named_by_rules_also_decides_who_the_agent_is(transcriber, tmp_path, monkeypatch):
     """`score --rules custom.toml` judges with custom.toml, so the agent must be recognised by custom.toml's
     greeting too — not by the config's pack. The agent of BAD_CALL opens with «All circuits are busy now»:
-    no greeting of the default pack (its voices stay unlabelled), the greeting of this one."""
-    stereo, placed = two_voices(BAD_CALL, "en")
+    no greeting of the default pack (its voices stay unlabelled without the customer's complaint), the
+    greeting of this one."""
+    stereo, placed = two_voices(CALM_BAD_CALL, "en")
     path = tmp_path / "bad-mono.wav"
     write_wav(path, mono(stereo))
     custom = tmp_path / "custom.toml"

@@ -26,10 +26,14 @@ def role_cues(pack: RulePack, company: str = "", meaning: PackMeaning | None = N
     company = company.strip()
     pm = (meaning or meaning_for(pack)) if intents or pack.hold_intent else None
     usable = pm is not None and pm.iset is not None
+    # The customer's complaint, when the pack describes one: whom it is made to is the agent.
+    spec = pack.meaning.get("complaint")
+    complaints = ("complaint",) if spec is not None and spec.speaker == "customer" else ()
     return RoleCues(pack.language, compile_phrases(greetings, pack.language),
                     compile_phrases([company], pack.language) if company else Phrases(()),
                     pack.hold_phrases, pack.fuzzy, pm.says if usable else None,
-                    intents if usable else (), pack.hold_intent if usable else "")
+                    intents if usable else (), pack.hold_intent if usable else "",
+                    complaints if usable else ())
 
 
 def live_rules(pack: RulePack) -> LiveRules:

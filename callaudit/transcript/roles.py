@@ -2,7 +2,7 @@
 
 On a mono call the diarizer gives two unnamed voices. The agent is the voice whose first turns
 hold the rule pack's greeting phrases or the configured company name, who announces holds, and who
-speaks first after the answer; the evidence of both voices is weighed and the margin between them
+speaks first after the answer, and whom the other voice complains to; the evidence of both voices is weighed and the margin between them
 becomes a confidence. A call whose confidence falls below the configured threshold is "roles
 uncertain": its role-dependent rules are not evaluated rather than judged on a guess.
 """
@@ -17,6 +17,9 @@ from callaudit.text.matching import Phrases, find, stems
 # Points of evidence that a voice is the agent's. A greeting or the company name in the first
 # turns is what the method of the issue names; holds and speaking first support it.
 GREETS, NAMES_COMPANY, GREETS_FIRST, ANNOUNCES_HOLD, SPEAKS_FIRST = 2.0, 2.0, 1.0, 1.0, 1.0
+# The other voice clearly complains (the customer's intent): it backs the voice already ahead, never
+# makes one ahead (an agent's «что-то пошло не так» must not name the customer the agent).
+OTHER_COMPLAINS = 1.0
 FIRST_TURNS = 2
 
 
@@ -42,6 +45,7 @@ class RoleCues:
     means: Callable[[str, str], Meant | None] | None = field(default=None, compare=False)
     greeting_intents: tuple[str, ...] = ()
     hold_intent: str = ""
+    complaint_intents: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -109,6 +113,11 @@ def decide(turns: dict[str, list[tuple[float, str]]], cues: RoleCues, separation
         why[v].append("greets first")
     agent = max(voices, key=lambda v: score[v])
     other = next(v for v in voices if v != agent)
+    complained = _meant(cues, cues.complaint_intents, [t for _, t in turns[other]])
+    if score[agent] > score[other] and complained and not (
+            _meant(cues, cues.complaint_intents, [t for _, t in turns[agent]])):
+        score[agent] += OTHER_COMPLAINS
+        why[agent].append(f"the other voice complains («{complained[1]}»)")
     margin = score[agent] - score[other]
     # A greeting or the company name alone (2 points) is good evidence; speaking first or a hold
     # alone (1 point) is not enough for a verdict that can cost a job.
