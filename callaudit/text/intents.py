@@ -287,8 +287,9 @@ class IntentSet:
         """Raw scores of each text against the intents of `speaker` (all speakers' when None).
 
         A text is scored whole, without the salutation it opens with (text.sentences.after_salutation)
-        and, with `use_clauses`, clause by clause; each intent keeps the piece it scores best on. `cache`: keep the vectors (calibration scores the same
-        texts many times); a call's sentences are embedded once and not kept.
+        and, with `use_clauses`, clause by clause; each intent keeps the piece it scores best on.
+        `cache`: keep the vectors (calibration scores the same texts many times); a call's sentences
+        are embedded once and not kept.
         """
         if not texts:
             return []

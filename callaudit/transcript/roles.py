@@ -1,9 +1,9 @@
 """Which voice is the agent: the one who answers, greets and names the company.
 
 On a mono call the diarizer gives two unnamed voices. The agent is the voice whose first turns
-hold the rule pack's greeting phrases or the configured company name, who announces holds, and who
-speaks first after the answer, and whom the other voice complains to; the evidence of both voices is weighed and the margin between them
-becomes a confidence. A call whose confidence falls below the configured threshold is "roles
+hold the rule pack's greeting phrases or the configured company name, who announces holds, who
+speaks first after the answer, and whom the other voice complains to; the evidence of both voices
+is weighed and the margin between them becomes a confidence. A call whose confidence falls below the configured threshold is "roles
 uncertain": its role-dependent rules are not evaluated rather than judged on a guess.
 """
 
