@@ -137,7 +137,6 @@ def test_a_bad_intent_is_refused_with_its_file_and_line(tmp_path, intent, speake
     assert any(line.startswith(f"{p}:{line_of(p, needle)}:") and reason in line for line in lines), lines
 
 
-
 @pytest.mark.parametrize("lang,text", [
     # Whisper wrote the request of the series' call C5a so, greeting and request as one sentence.
     ("ru", "Доброе День, я бы хотел подключить у вас телевидение."),
@@ -149,6 +148,7 @@ def test_a_request_said_in_one_breath_with_the_greeting_is_a_request(lang, text)
     turn = example_transcript(Example("pass", (("customer", 0.0, 4.0, text),)), lang).turns[0]
     m = pm.sentences([turn], "customer")[0][0].judged["request"]
     assert m.status == MATCH and m.sentence == text, m
+
 
 # ------------------------------------------------------------------ required intents
 
