@@ -123,9 +123,10 @@ def test_meant_in_other_words_passes(scorers, tmp_path, lang):
 
 
 @pytest.mark.xfail(strict=True, reason=(
-    "measured 2026-12-01 (complaint/request calibrated for precision 1.0): the plain-words complaint is "
-    "judged 'may be complaint', so conflict handling is not evaluated rather than failed (ru and en); "
-    "the brush-off in other words scores under brush_off's threshold"))
+    "measured 2026-12-01 late: the plain-words complaint is now a sure complaint (ru +0.95, en +0.76, "
+    "threshold +0.39), but conflict handling is still not evaluated rather than failed: ru, the brush-off "
+    "«Ошибками в счетах мы тут не занимаемся» may be an apology and scores brush_off +0.04 (threshold "
+    "+0.21); en, «bill» in the complaint was heard at confidence 0.24"))
 @pytest.mark.parametrize("lang", ["ru", "en"])
 def test_unhandled_complaint_brush_off_and_no_closing_fail(scorers, tmp_path, lang):
     got = scored(scorers, tmp_path, lang, UNHANDLED[lang])
