@@ -2,6 +2,11 @@
 
 from __future__ import annotations
 
+import subprocess
+import sys
+import textwrap
+
+import pytest
 from click.testing import CliRunner
 
 from callaudit.cli.main import cli
@@ -25,3 +30,25 @@ def one_error_line(result, *must_contain: str) -> str:
     for text in must_contain:
         assert text in lines[0], f"{text!r} not in {lines[0]!r}"
     return lines[0]
+
+
+_PROBE = """
+import socket
+try:
+    socket.create_connection(("pypi.org", 443), timeout=2)
+    print("NETWORK STILL UP")
+except OSError:
+    pass
+"""
+
+
+def offline_python(code: str, timeout: int = 600) -> subprocess.CompletedProcess:
+    """`code` run by this Python in a process with the network cut (`unshare --net`), after checking
+    the network is really gone; skips where the machine cannot cut it. Asserts the exit status."""
+    if subprocess.run(["unshare", "--net", "--", "true"], capture_output=True).returncode != 0:
+        pytest.skip("this machine does not let us cut the network (unshare --net needs root)")
+    proc = subprocess.run(["unshare", "--net", "--", sys.executable, "-c", _PROBE + textwrap.dedent(code)],
+                          capture_output=True, text=True, timeout=timeout)
+    assert proc.returncode == 0, proc.stderr
+    assert "NETWORK STILL UP" not in proc.stdout, proc.stdout
+    return proc

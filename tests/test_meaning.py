@@ -9,13 +9,10 @@ from __future__ import annotations
 
 import dataclasses
 import json
-import subprocess
-import sys
-import textwrap
 from pathlib import Path
 
 import pytest
-from clihelp import run
+from clihelp import offline_python, run
 
 from callaudit.analysis import intentpack, rulepack, timeline
 from callaudit.analysis.intentpack import Thresholds
@@ -352,24 +349,13 @@ examples = ["Acme support, how can I help?"]
 
 
 def test_the_embedder_loads_once_and_judges_with_the_network_cut():
-    if subprocess.run(["unshare", "--net", "--", "true"], capture_output=True).returncode != 0:
-        pytest.skip("this machine does not let us cut the network (unshare --net needs root)")
-    code = textwrap.dedent(f"""
-        import socket
+    proc = offline_python(f"""
         from callaudit.analysis import rulepack
         from callaudit.analysis.meaning import meaning_for
-        try:
-            socket.create_connection(("pypi.org", 443), timeout=2)
-            print("NETWORK STILL UP")
-        except OSError:
-            pass
         pack = rulepack.load({str(PACKS["ru"])!r})
         pm = meaning_for(pack)
         assert meaning_for(pack) is pm  # built once per process, not per call
         m = pm.says("Добрый день, вы позвонили в Ромашку, чем могу помочь?", "greeting")
         print("greeting:", m.status, pm.name)
     """)
-    proc = subprocess.run(["unshare", "--net", "--", sys.executable, "-c", code], capture_output=True, text=True,
-                          timeout=600)
-    assert proc.returncode == 0, proc.stderr
-    assert "NETWORK STILL UP" not in proc.stdout and "greeting: match e5+use" in proc.stdout, proc.stdout
+    assert "greeting: match e5+use" in proc.stdout, proc.stdout
