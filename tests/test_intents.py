@@ -268,7 +268,7 @@ def test_calibration_prints_precision_and_recall_per_intent(calibrated):
         assert any(line.startswith(f"{name} ") and " all " in line for line in text.splitlines()), name
 
 
-@pytest.mark.xfail(strict=True, reason="not reached yet: 4 of 11 intents meet it on the 554-utterance evaluation "
+@pytest.mark.xfail(strict=True, reason="not reached yet: 4 of 11 intents meet it on the 562-utterance evaluation "
                                         "part (tests/data/README.md says which and why); strict, so that "
                                         "reaching it turns this red")
 def test_calibrated_intents_reach_the_goal_on_the_evaluation_part(calibrated):
@@ -300,5 +300,8 @@ def test_one_threshold_serves_both_languages(calibrated):
 FLOOR_PRECISION = 0.85
 FLOOR_RECALL: dict[str, float] = {"greeting": 0.92, "closing": 0.93, "hold": 0.9, "hold_return": 0.65,
                                   "apology": 0.93, "way_forward": 0.62, "commitment": 0.7, "brush_off": 0.78,
-                                  "rudeness": 0.62, "complaint": 0.68, "request": 0.95}
+                                  "rudeness": 0.57, "complaint": 0.68, "request": 0.95}
+# rudeness was 0.62 until group 97 (2026-12-02): its hard negatives («Значит, у вас проблемы.», what
+# Whisper made of an apology) made the judge surer before it calls anyone rude: recall 0.66 -> 0.58
+# here, one false match fewer. A missed rudeness is a miss; a wrong one costs an agent their bonus.
 FLOOR_WRONG_FAILS = 8
