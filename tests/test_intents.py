@@ -301,7 +301,8 @@ FLOOR_PRECISION = 0.85
 FLOOR_RECALL: dict[str, float] = {"greeting": 0.92, "closing": 0.93, "hold": 0.9, "hold_return": 0.65,
                                   "apology": 0.93, "way_forward": 0.62, "commitment": 0.7, "brush_off": 0.78,
                                   "rudeness": 0.57, "complaint": 0.68, "request": 0.95}
-# rudeness was 0.62 until group 97 (2026-12-02): its hard negatives («Значит, у вас проблемы.», what
-# Whisper made of an apology) made the judge surer before it calls anyone rude: recall 0.66 -> 0.58
-# here, one false match fewer. A missed rudeness is a miss; a wrong one costs an agent their bonus.
+# rudeness was 0.62 until group 97 and the packs' new rudeness negatives (2026-12-02: «Значит, у вас
+# проблемы.», what Whisper made of an apology; «Вы меня слышите?»): the judge is surer before it calls
+# anyone rude: recall 0.66 -> 0.58 here, one false match fewer. A missed rudeness is a miss; a wrong one
+# costs an agent their bonus.
 FLOOR_WRONG_FAILS = 8

@@ -219,6 +219,24 @@ def test_a_brush_off_in_other_words_fails_and_a_promise_to_call_back_does_not(la
         assert e["intent"] in ("brush_off", "rudeness") and e["score"] >= e["threshold"] and e["quote"] == said
 
 
+# An agent on a bad line asks whether they are heard, or sums up the customer's trouble: neither is
+# rude. The landed pack took «Вы меня слышите?» for rudeness (+0.56) and so did the judge with an
+# apology Whisper heard as "So you're having problems." (+0.13): a fail of forbidden-phrases for
+# being polite. These sentences are not the pack's negatives; the rude ones are the pack's own kind.
+@pytest.mark.parametrize("lang,said,verdict", [
+    ("ru", "Вас плохо слышно, вы меня слышите?", True),
+    ("ru", "Алло, алло, вы слышите меня?", True),
+    ("ru", "Значит, у вас проблемы.", True),
+    ("en", "Sorry, can you hear me now?", True),
+    ("en", "So you're having problems.", True),
+    ("ru", "Вы меня вообще слушаете? Сколько можно повторять!", False),
+    ("en", "Are you even listening to me? Calm down.", False),
+])
+def test_asking_whether_the_customer_hears_is_not_rude_and_a_rude_question_still_is(lang, said, verdict):
+    f, _ = judge(lang, "forbidden-phrases", [["customer", 0.5, 2.0, "Hm."], ["agent", 2.5, 5.0, said]])
+    assert f.passed is verdict, f.detail
+
+
 def test_a_forbidden_pattern_the_judge_does_not_confirm_is_not_a_fail(tmp_path):
     text = PACKS["en"].read_text(encoding="utf-8").replace('learn_from = ["client-service.ru.toml"]',
                                                            f'learn_from = ["{PACKS["ru"]}"]')
