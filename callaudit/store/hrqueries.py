@@ -345,6 +345,15 @@ def _export(s: Session, scope: Scope, flagged: bool, cols_of, safe: bool) -> Sel
     q = _calls(scope, *cols_of(rules))
     if failed is not None:
         q = q.outerjoin(failed, failed.c.score_id == ScoreRow.id)
+    elif not scope.agent:  # (one agent's calls are read through ix_calls_agent_started)
+        # SQLite: bounded by the first and last id of the scope's calls, it reads the calls (and their scores
+        # and findings) in id order, page after page, instead of in time order through the index, one read
+        # per row; the sort for the ORDER BY happens either way. 100 000 calls, CSV, sqlite3 shell: 0.95
+        # CPU-s instead of 1.3, 160 000 page reads instead of 337 000 (the span's own pass is a third of
+        # them). Ids follow arrival, so the span is about the period's; at worst it is the whole table.
+        # (id + 0: the bounds come from the period's index entries, not from walking the table from an end.)
+        span = _calls(scope, func.min(CallRow.id + 0).label("lo"), func.max(CallRow.id + 0).label("hi")).subquery("span")
+        q = q.join(span, CallRow.id.between(span.c.lo, span.c.hi))
     if flagged:
         q = q.where(ScoreRow.flagged == True)  # noqa: E712
     return q.order_by(WHEN, CallRow.id)
