@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Iterator, Sequence
 
-from sqlalchemy import Select, String, Text, and_, case, cast, func, literal, literal_column, or_, select, text
+from sqlalchemy import Select, String, Text, and_, case, cast, func, literal, literal_column, or_, select, text, tuple_
 from sqlalchemy.orm import Session, aliased
 from sqlalchemy.types import BigInteger
 
@@ -114,17 +114,23 @@ def decision_in_force(f) -> Any:
             .order_by(r.created_at.desc(), r.id.desc()).limit(1).correlate(f).scalar_subquery())
 
 
-def dismissed_failures() -> Select:
-    """SQL: the ids of the failed findings whose decision in force is a dismissal. Only the scorings
-    people decided on are looked at (decisions are few), and the database works the list out once per
-    statement, not once per finding."""
+def dismissed_failures(pairs: bool = False) -> Select:
+    """SQL: the ids (with `pairs`: (score id, rule)) of the failed findings whose decision in force is a
+    dismissal; a decision names a rule or the whole call, so the pair decides as well as the id. Only the
+    scorings people decided on are looked at (decisions are few), and the database works the list out once
+    per statement, not once per finding."""
     d = aliased(FindingRow)
-    return select(d.id).where(d.status == FAILED_STATUS, d.score_id.in_(select(ReviewRow.score_id)),
-                              decision_in_force(d) == DISMISSED)
+    return select(*((d.score_id, d.rule) if pairs else (d.id,))).where(
+        d.status == FAILED_STATUS, d.score_id.in_(select(ReviewRow.score_id)), decision_in_force(d) == DISMISSED)
 
 
-def counting(f) -> Any:
-    """SQL: finding `f` failed and is not dismissed (it counts toward violations and the ladder)."""
+def counting(f, s: Session | None = None) -> Any:
+    """SQL: finding `f` failed and is not dismissed (it counts toward violations and the ladder). On
+    PostgreSQL (session `s`) by (score id, rule), which ix_findings_failed holds: an index-only scan instead
+    of reading each failed finding's row for its id (100 000 calls: the CSV stream 2.4 -> 1.7 s, EXPLAIN
+    ANALYZE); SQLite's indexes hold the id, and it has no fast NOT IN for pairs (minutes)."""
+    if s is not None and _dialect(s) == "postgresql":
+        return and_(f.status == FAILED_STATUS, tuple_(f.score_id, f.rule).not_in(dismissed_failures(pairs=True)))
     return and_(f.status == FAILED_STATUS, f.id.not_in(dismissed_failures()))
 
 
@@ -165,7 +171,7 @@ def violations(s: Session, scope: Scope, window_start: datetime, severities: Seq
                func.count(func.distinct(case((in_period, CallRow.id)))),
                func.sum(case((and_(WHEN >= window_start, f.severity.in_(list(severities) or [""])), 1), else_=0)),
                lo=lo)
-    q = in_id_order(s, scope, q, lo).join(f, f.score_id == ScoreRow.id).where(counting(f)).group_by(AGENT_KEY, f.rule, f.severity)
+    q = in_id_order(s, scope, q, lo).join(f, f.score_id == ScoreRow.id).where(counting(f, s)).group_by(AGENT_KEY, f.rule, f.severity)
     return [tuple(r) for r in s.execute(q)]
 
 
@@ -185,11 +191,11 @@ def decisions(s: Session, scope: Scope) -> list[tuple[str, Decision]]:
             for key, r, rule, current, account, role in s.execute(q)]
 
 
-def _failed_rules():
+def _failed_rules(s: Session):
     """SQL: the counted failed rules of the current score as 'position:rule;…' (order restored in Python)."""
     f = aliased(FindingRow)
     item = cast(f.position, String) + literal(":") + f.rule
-    return (select(func.aggregate_strings(item, ";")).where(f.score_id == ScoreRow.id, counting(f))
+    return (select(func.aggregate_strings(item, ";")).where(f.score_id == ScoreRow.id, counting(f, s))
             .correlate(ScoreRow).scalar_subquery())
 
 
@@ -232,11 +238,11 @@ def report_calls(s: Session, scope: Scope, *, flagged: bool = False, worst_first
         f = aliased(FindingRow)
         item = cast(f.position, String) + literal(":") + f.rule
         failed = (select(f.score_id, func.aggregate_strings(item, ";").label("rules"))
-                  .where(f.score_id.in_(picked), counting(f)).group_by(f.score_id).subquery("failed"))
+                  .where(f.score_id.in_(picked), counting(f, s)).group_by(f.score_id).subquery("failed"))
         q = (_calls(scope, *CALL_COLUMNS, *extra, failed.c.rules.label("failed_rules"))
              .outerjoin(failed, failed.c.score_id == ScoreRow.id))
     else:
-        q = _calls(scope, *CALL_COLUMNS, *extra, _failed_rules().label("failed_rules"))
+        q = _calls(scope, *CALL_COLUMNS, *extra, _failed_rules(s).label("failed_rules"))
         if limit is None:  # (a capped list reads only the picked calls, by id)
             q = in_id_order(s, scope, q)
     if flagged:
@@ -263,7 +269,7 @@ def failed_findings(s: Session, scope: Scope, per_agent: int) -> list[tuple]:
                                                                    f.position.desc())).label("rank")
     inner = (_calls(scope, AGENT_KEY.label("agent"), WHEN.label("when"), CallRow.id.label("call_id"),
                     CallRow.sha256, f.position, f.rule, f.severity, f.at, f.detail, rank)
-             .join(f, f.score_id == ScoreRow.id).where(counting(f)).subquery())
+             .join(f, f.score_id == ScoreRow.id).where(counting(f, s)).subquery())
     q = (select(inner.c.agent, inner.c.when, inner.c.sha256, inner.c.rule, inner.c.severity, inner.c.at,
                 inner.c.detail).where(inner.c.rank <= per_agent)
          .order_by(inner.c.agent, inner.c.when, inner.c.call_id, inner.c.position))
@@ -351,10 +357,10 @@ def _ordered_failed_rules(s: Session, picked: Select, safe: bool):
         from sqlalchemy.dialects.postgresql import aggregate_order_by
 
         failed = (select(f.score_id, func.string_agg(f.rule, aggregate_order_by(literal_column("';'"), f.position))
-                         .label("rules")).where(f.score_id.in_(picked), counting(f)).group_by(f.score_id)
+                         .label("rules")).where(f.score_id.in_(picked), counting(f, s)).group_by(f.score_id)
                   .subquery("failed"))
         return (_safe(failed.c.rules) if safe else failed.c.rules), failed
-    rules = (select(f.rule).where(f.score_id == ScoreRow.id, counting(f)).order_by(f.position)
+    rules = (select(f.rule).where(f.score_id == ScoreRow.id, counting(f, s)).order_by(f.position)
              .correlate(ScoreRow).subquery())
     joined = func.group_concat(rules.c.rule, ";")
     return select(_safe(joined) if safe else joined).scalar_subquery(), None
