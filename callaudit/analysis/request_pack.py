@@ -16,10 +16,14 @@ import hashlib
 import tomllib
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
+from callaudit.analysis.paths import rules_dir
 from callaudit.errors import CallauditError
-from callaudit.text.intents import Intent
-from callaudit.text.matching import Phrases, compile_phrases
+
+if TYPE_CHECKING:  # imported where a pack is loaded: reading its topic titles needs neither (numpy, stemmers)
+    from callaudit.text.intents import Intent
+    from callaudit.text.matching import Phrases
 
 # The intents the requests extraction reads, and whose words they are.
 INTENTS = {"request": "customer", "not_done": "customer", "confirmed": "customer",
@@ -55,9 +59,23 @@ class RequestPack:
 
 def default_pack_path(language: str) -> Path:
     """The default requests pack of a language, beside the default rule packs (a wheel carries a copy)."""
-    from callaudit.analysis.rulepack import rules_dir
-
     return rules_dir() / "requests" / f"requests.{language if language in ('ru', 'en') else 'ru'}.toml"
+
+
+def _read(path: Path) -> tuple[str, dict]:
+    try:
+        text = path.read_text(encoding="utf-8")
+        return text, tomllib.loads(text)
+    except FileNotFoundError:
+        raise CallauditError(f"requests pack {path} not found: check [requests] pack") from None
+    except (tomllib.TOMLDecodeError, UnicodeDecodeError) as e:
+        raise CallauditError(f"requests pack {path}: invalid TOML: {e}") from None
+
+
+def topic_titles(path: str | Path) -> dict[str, str]:
+    """topic id -> title, as `load` reads them, without building the pack (what a report shows of it)."""
+    _, raw = _read(Path(path))
+    return {tid: str(t.get("title", tid)) for tid, t in raw.get("topic", {}).items()}
 
 
 def _strings(value, where: str) -> tuple[str, ...]:
@@ -68,14 +86,11 @@ def _strings(value, where: str) -> tuple[str, ...]:
 
 def load(path: str | Path, embedder: str = "e5+use") -> RequestPack:
     """Load and check a requests pack; one CallauditError naming the file and the key at fault."""
+    from callaudit.text.intents import Intent
+    from callaudit.text.matching import compile_phrases
+
     path = Path(path)
-    try:
-        text = path.read_text(encoding="utf-8")
-        raw = tomllib.loads(text)
-    except FileNotFoundError:
-        raise CallauditError(f"requests pack {path} not found: check [requests] pack") from None
-    except (tomllib.TOMLDecodeError, UnicodeDecodeError) as e:
-        raise CallauditError(f"requests pack {path}: invalid TOML: {e}") from None
+    text, raw = _read(path)
     meta = raw.get("pack", {})
     language, version = meta.get("language"), meta.get("version")
     if language not in ("ru", "en") or not isinstance(version, str) or not version:

@@ -16,20 +16,12 @@ from typing import Any
 from callaudit.analysis import intentpack
 from callaudit.analysis.intentpack import PackIntents
 from callaudit.analysis.kinds import KINDS, REQUIRED, SPEAKERS
+from callaudit.analysis.paths import rules_dir
 from callaudit.errors import CallauditError
 from callaudit.text.matching import Phrases, compile_phrases
 
 SEVERITIES = ("info", "minor", "major", "critical")
 COMMON = {"id", "title", "description", "severity", "weight", "kind", "fuzzy", "example"}
-
-
-def rules_dir() -> Path:
-    """The default packs: rules/ of a checkout (the editable source of truth), else the copy a wheel
-    carries as package data (see setup.py)."""
-    checkout = Path(__file__).resolve().parents[2] / "rules"
-    if (checkout / "client-service.ru.toml").is_file():
-        return checkout
-    return Path(__file__).resolve().parent / "default_rules"
 
 
 @dataclass(frozen=True)

@@ -75,7 +75,7 @@ def report(ctx, period, agent, department, flagged, fmt, output, no_audio, detai
 
 def _shown(cfg, redactor):
     from callaudit.cli.requests import _titles
-    from callaudit.jobs.requests import working_hours
+    from callaudit.jobs.request_settings import working_hours
     from callaudit.reports.request_views import Shown
 
     return Shown(redactor, working_hours(cfg), _titles(cfg))

@@ -15,7 +15,7 @@ STATUS_CHOICES = ["open", "fulfilled", "late", "overdue", "closed", "no-commitme
 
 
 def _shown(cfg):
-    from callaudit.jobs.requests import working_hours
+    from callaudit.jobs.request_settings import working_hours
     from callaudit.reports.redact import Redactor
     from callaudit.reports.request_views import Shown
 
@@ -25,10 +25,10 @@ def _shown(cfg):
 def _titles(cfg) -> dict[str, str]:
     """Topic titles from the default language's pack (a missing pack only costs the titles)."""
     from callaudit.analysis import request_pack
-    from callaudit.jobs.requests import pack_path
+    from callaudit.jobs.request_settings import pack_path
 
     try:
-        return {t.id: t.title for t in request_pack.load(pack_path(cfg)(cfg.transcription.language)).topics}
+        return request_pack.topic_titles(pack_path(cfg)(cfg.transcription.language))
     except CallauditError:
         return {}
 

@@ -17,18 +17,16 @@ import traceback
 from collections import Counter
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from pathlib import Path
 from typing import Callable
 from zoneinfo import ZoneInfo
 
 from callaudit.analysis import fulfilment
 from callaudit.analysis.kinds import KINDS
 from callaudit.analysis.kinds.request_fulfilment import charge
-from callaudit.analysis.request_pack import default_pack_path
 from callaudit.analysis.requests import EXTRACTION_VERSION, Recogniser, call_facts, extract
-from callaudit.analysis.workhours import WorkingHours
 from callaudit.config import Config
 from callaudit.errors import CallauditError
+from callaudit.jobs.request_settings import pack_path, working_hours  # noqa: F401 (callers import them from here too)
 from callaudit.store import requests as rq_store
 from callaudit.store.db import Store
 from callaudit.store.schema import CallRow, utcnow
@@ -62,20 +60,6 @@ class RefreshReport:
         return {"read": self.read, "requests": self.requests, "changed": dict(self.changed),
                 "statuses": dict(self.statuses), "failed": [{"call": c, "reason": w} for c, w in self.failed],
                 "skipped": self.skipped, "as_of": self.as_of.isoformat() if self.as_of else None}
-
-
-def working_hours(cfg: Config) -> WorkingHours:
-    """[requests]'s working calendar, or one line naming the bad value."""
-    r = cfg.requests
-    try:
-        return WorkingHours.from_settings(r.timezone, r.workday_start, r.workday_end, r.lunch_start, r.lunch_end,
-                                          r.workdays, r.holidays)
-    except ValueError as e:
-        raise CallauditError(f"{cfg.source}: [requests] {e}") from None
-
-
-def pack_path(cfg: Config) -> Callable[[str], Path]:
-    return lambda lang: Path(cfg.requests.pack) if cfg.requests.pack else default_pack_path(lang)
 
 
 def settings_digest(cfg: Config, language: str) -> str:

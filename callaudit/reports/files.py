@@ -15,7 +15,6 @@ from typing import Iterable, TextIO
 
 from callaudit.errors import CallauditError
 from callaudit.reports.hrdata import AgentView, CallStream, CallView, ReportData
-from callaudit.store.hrqueries import split_rules
 
 FONT_DIR = Path("/usr/share/fonts/truetype/dejavu")  # Debian fonts-dejavu-core: Cyrillic and Latin
 
@@ -59,38 +58,14 @@ def write_csv(out: TextIO, fields: list[str], rows: Iterable[dict]) -> int:
     return n
 
 
-class _SafeCells(dict):
-    """text -> the cell written for it (safe_cell): a report's names, departments, rule lists, versions and
-    models repeat over its 100 000 rows, so each distinct text is checked once."""
-
-    def __missing__(self, v):
-        out = self[v] = ("'" + v) if v and v.startswith(FORMULA_START) else v
-        return out
-
-
-class _Rules(dict):
-    """A stream row's failed rules as the store gives them ('3:closing;0:greeting', or None) -> the
-    rules in order, joined by ';' (safe_cell applied); few distinct ones in a report, each split once."""
-
-    def __missing__(self, joined):
-        rules = ";".join(split_rules(joined)) if joined else ""
-        out = self[joined] = ("'" + rules) if rules.startswith(FORMULA_START) else rules
-        return out
-
-
 def write_calls_csv(out: TextIO, calls: Iterable[CallView]) -> int:
     """The report's CSV (CSV_FIELDS, one row per call) as the calls are read; returns how many rows."""
     w = csv.writer(out)
     w.writerow(CSV_FIELDS)
     n = 0
-    if isinstance(calls, CallStream):  # straight from the store's rows: no CallView for each of 100 000 calls
-        cell, rules, formula, write = _SafeCells(), _Rules(), FORMULA_START, w.writerow
-        for (_, sha, path, when, agent, name, dept, _, score, flagged, version, model, _, _, _, failed) in calls.rows():
-            # safe_cell on the text cells only: an id (hex), a time, a score and a flag never start a formula.
-            write((sha[:16], cell[agent], cell[name], cell[dept], when.isoformat(), score, flagged, rules[failed],
-                   cell[version], cell[model], sha, ("'" + path) if path.startswith(formula) else path))
-            n += 1
-        return n
+    if isinstance(calls, CallStream):  # the database writes the cells, formula-escaped (store.hrqueries)
+        w.writerows(calls.csv_rows())
+        return len(calls)
     for c in calls:
         w.writerow(_safe_cells([c.id, c.agent, c.agent_name, c.department, c.when.isoformat(), c.score, c.flagged,
                                 ";".join(c.failed_rules), c.rules_version, c.model, c.sha256, c.file]))
@@ -169,41 +144,16 @@ def _call_lines(calls) -> Iterable[str]:
     if not isinstance(calls, CallStream):
         yield from (_JSON.encode(call_json(c)) for c in calls)
         return
-    # Straight from the store's rows, the stored flag reasons copied as they are (JSON text already), each
-    # line written as _JSON.encode would write the call's dict (same keys, order and separators): the texts
-    # that repeat over a report's rows (agents, departments, rule lists, versions, models) encoded once each.
-    encode, text, rules = _JSON.encode, _Encoded(), _JsonRules()
-    for row in calls.rows(reasons="json"):
-        full = calls.detail(row)
+    # The database writes each light call's line (store.hrqueries.json_lines), with "decisions": [] last:
+    # a call with decisions gets them put in, a detailed call is written from its full view.
+    for call_id, line in calls.json_lines():
+        full = calls.detail(call_id)
         if full is not None:
-            yield encode(call_json(full))
-            continue
-        _, sha, path, when, agent, name, dept, _, score, flagged, version, model, _, _, reasons, failed = row
-        decisions = calls.decisions_of(row)
-        plain = sha.isalnum()  # hex: nothing to escape
-        sha_text, call = (f'"{sha}"', f'"{sha[:16]}"') if plain else (encode(sha), encode(sha[:16]))
-        yield (f'{{"call": {call}, "agent": {text[agent]}, "agent_name": {text[name]}, '
-               f'"department": {text[dept]}, "time": "{when.isoformat()}", "score": {encode(score)}, '
-               f'"flagged": {"true" if flagged else "false"}, "failed_rules": {rules[failed]}, '
-               f'"rules_version": {text[version]}, "model": {text[model]}, "sha256": {sha_text}, '
-               f'"file": {encode(path)}, "decisions": {encode([_decision(d) for d in decisions]) if decisions else "[]"}, '
-               f'"detailed": false, "flag_reasons": {reasons or "[]"}}}')
-
-
-class _Encoded(dict):
-    """value -> its JSON text, each distinct value encoded once."""
-
-    def __missing__(self, v):
-        out = self[v] = _JSON.encode(v)
-        return out
-
-
-class _JsonRules(dict):
-    """A stream row's failed rules as the store gives them -> the JSON text of the rules in order, joined by ';'."""
-
-    def __missing__(self, joined):
-        out = self[joined] = _JSON.encode(";".join(split_rules(joined)) if joined else "")
-        return out
+            yield _JSON.encode(call_json(full))
+        elif decisions := calls.decisions_of(call_id):
+            yield line[:-3] + _JSON.encode([_decision(d) for d in decisions]) + "}"
+        else:
+            yield line
 
 
 def to_json(data: ReportData) -> str:

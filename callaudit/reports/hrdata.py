@@ -142,20 +142,31 @@ class CallStream:
             yield details.get(row.id) or light_view(row, decisions.get(row.id, ()))
 
     def rows(self, reasons: str | None = None) -> Iterator:
-        """The plain rows (store.hrqueries.report_calls) for writers that turn 100 000 of them into a file
-        without a CallView each; `detail(row)` and `decisions_of(row)` give the rest."""
+        """The plain rows (store.hrqueries.report_calls) the light views are made of."""
+        yield from self._counted(q.report_calls(self._s, self._scope, flagged=self._flagged, reasons=reasons))
+
+    def csv_rows(self) -> Iterator[tuple]:
+        """Every call's cells of the CSV export, written by the database (store.hrqueries.csv_rows)."""
+        yield from self._counted(q.csv_rows(self._s, self._scope, self._flagged))
+
+    def json_lines(self) -> Iterator[tuple[int, str]]:
+        """Every call as (id, the JSON line of its light view without decisions): store.hrqueries.json_lines.
+        `detail(id)` and `decisions_of(id)` give the rest."""
+        yield from self._counted(q.json_lines(self._s, self._scope, self._flagged))
+
+    def _counted(self, rows: Iterator) -> Iterator:
         n = 0
         q.prepare(self._s)
-        for row in q.report_calls(self._s, self._scope, flagged=self._flagged, reasons=reasons):
+        for row in rows:
             n += 1
             yield row
         self._count = n
 
-    def detail(self, row) -> CallView | None:
-        return self._details.get(row.id)
+    def detail(self, call_id: int) -> CallView | None:
+        return self._details.get(call_id)
 
-    def decisions_of(self, row) -> Sequence[Decision]:
-        return self._decisions.get(row.id, ())
+    def decisions_of(self, call_id: int) -> Sequence[Decision]:
+        return self._decisions.get(call_id, ())
 
 
 @dataclass

@@ -9,13 +9,12 @@ from __future__ import annotations
 
 from dataclasses import replace
 from datetime import datetime, timedelta
-from typing import Any, Iterable
+from typing import TYPE_CHECKING, Any, Iterable
 
 from sqlalchemy import delete, func, or_, select, update
 from sqlalchemy.orm import Session
 
 from callaudit.analysis.fulfilment import Closure, Contact, Item, Link, Status
-from callaudit.analysis.requests import CallRequests
 from callaudit.errors import CallauditError
 from callaudit.store.accounts import DECIDERS
 from callaudit.store.queries import by_id_prefix
@@ -28,6 +27,9 @@ from callaudit.store.request_rows import (
 )
 from callaudit.store.schema import SCORED, CallRow, ScoreRow, UserRow, utcnow
 from callaudit.transcript.records import Turn, Word
+
+if TYPE_CHECKING:  # a report reads the stored requests: the analysis (numpy, stemmers, dateparser) stays unloaded
+    from callaudit.analysis.requests import CallRequests
 
 OPEN_STATES = ("open", "overdue")  # may still change without a new call of that customer (time passes)
 
