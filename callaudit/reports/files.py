@@ -144,7 +144,7 @@ def _call_lines(calls) -> Iterable[str]:
     if not isinstance(calls, CallStream):
         yield from (_JSON.encode(call_json(c)) for c in calls)
         return
-    # The database writes each light call's line (store.hrqueries.json_lines), with "decisions": [] last:
+    # The database writes each light call's line (store.exports.json_lines), with "decisions": [] last:
     # a call with decisions gets them put in, a detailed call is written from its full view.
     for call_id, line in calls.json_lines():
         full = calls.detail(call_id)

@@ -21,6 +21,7 @@ from sqlalchemy.orm import Session
 from callaudit.config.sections import PolicySettings
 from callaudit.periods import Period
 from callaudit.reports.redact import Redactor, redact_result
+from callaudit.store import exports
 from callaudit.store import hrqueries as q
 from callaudit.store.reviews import DISMISSED, Decision, in_force
 
@@ -146,13 +147,13 @@ class CallStream:
         yield from self._counted(q.report_calls(self._s, self._scope, flagged=self._flagged, reasons=reasons))
 
     def csv_rows(self) -> Iterator[tuple]:
-        """Every call's cells of the CSV export, written by the database (store.hrqueries.csv_rows)."""
-        yield from self._counted(q.csv_rows(self._s, self._scope, self._flagged))
+        """Every call's cells of the CSV export, written by the database (store.exports.csv_rows)."""
+        yield from self._counted(exports.csv_rows(self._s, self._scope, self._flagged))
 
     def json_lines(self) -> Iterator[tuple[int, str]]:
-        """Every call as (id, the JSON line of its light view without decisions): store.hrqueries.json_lines.
+        """Every call as (id, the JSON line of its light view without decisions): store.exports.json_lines.
         `detail(id)` and `decisions_of(id)` give the rest."""
-        yield from self._counted(q.json_lines(self._s, self._scope, self._flagged))
+        yield from self._counted(exports.json_lines(self._s, self._scope, self._flagged))
 
     def _counted(self, rows: Iterator) -> Iterator:
         n = 0
