@@ -205,6 +205,11 @@ def test_a_company_name_whisper_may_have_misheard_is_not_a_fail():
 
 # ------------------------------------------------------------------ forbidden intents
 
+def forbidden(lang: str, said: str):
+    """The forbidden-phrases finding on one sentence of the agent's, after a customer's "Hm."."""
+    return judge(lang, "forbidden-phrases", [["customer", 0.5, 2.0, "Hm."], ["agent", 2.5, 5.0, said]])[0]
+
+
 @pytest.mark.parametrize("lang,said,verdict", [
     ("ru", "Я перезвоню вам позже, когда всё выясню.", True),
     ("en", "I'll call you back later with an answer.", True),
@@ -212,7 +217,7 @@ def test_a_company_name_whisper_may_have_misheard_is_not_a_fail():
     ("en", "That's really not something we deal with, you'll have to sort it out yourself.", False),
 ])
 def test_a_brush_off_in_other_words_fails_and_a_promise_to_call_back_does_not(lang, said, verdict):
-    f, _ = judge(lang, "forbidden-phrases", [["customer", 0.5, 2.0, "Hm."], ["agent", 2.5, 5.0, said]])
+    f = forbidden(lang, said)
     assert f.passed is verdict, f.detail
     if verdict is False:
         e = f.evidence[0]
@@ -233,7 +238,7 @@ def test_a_brush_off_in_other_words_fails_and_a_promise_to_call_back_does_not(la
     ("en", "Are you even listening to me? Calm down.", False),
 ])
 def test_asking_whether_the_customer_hears_is_not_rude_and_a_rude_question_still_is(lang, said, verdict):
-    f, _ = judge(lang, "forbidden-phrases", [["customer", 0.5, 2.0, "Hm."], ["agent", 2.5, 5.0, said]])
+    f = forbidden(lang, said)
     assert f.passed is verdict, f.detail
 
 
