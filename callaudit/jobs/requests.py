@@ -26,7 +26,7 @@ from callaudit.analysis.kinds.request_fulfilment import charge
 from callaudit.analysis.requests import EXTRACTION_VERSION, Recogniser, call_facts, extract
 from callaudit.config import Config
 from callaudit.errors import CallauditError
-from callaudit.jobs.request_settings import pack_path, working_hours  # noqa: F401 (callers import them from here too)
+from callaudit.jobs.request_settings import pack_path, working_hours
 from callaudit.store import requests as rq_store
 from callaudit.store.db import Store
 from callaudit.store.schema import CallRow, utcnow

@@ -15,6 +15,7 @@ from typing import Iterable, TextIO
 
 from callaudit.errors import CallauditError
 from callaudit.reports.hrdata import AgentView, CallStream, CallView, ReportData
+from callaudit.store.exports import FORMULA_START  # the export's SQL escapes by the same list
 
 FONT_DIR = Path("/usr/share/fonts/truetype/dejavu")  # Debian fonts-dejavu-core: Cyrillic and Latin
 
@@ -27,9 +28,6 @@ def call_row(c: CallView) -> dict:
             "time": c.when.isoformat(), "score": c.score, "flagged": c.flagged,
             "failed_rules": ";".join(c.failed_rules), "rules_version": c.rules_version,
             "model": c.model, "sha256": c.sha256, "file": c.file}
-
-
-FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
 
 
 def safe_cell(value):

@@ -13,7 +13,8 @@ from sqlalchemy.types import BigInteger
 from callaudit.store.hrqueries import AGENT_KEY, STREAM_BATCH, WHEN, Scope, _calls, _dialect, counting, in_id_order
 from callaudit.store.schema import AgentRow, CallRow, FindingRow, ScoreRow
 
-CSV_FORMULA_START = ("=", "+", "-", "@", "\t", "\r")  # reports/files.py's FORMULA_START: see safe_cell there
+# A cell beginning with one of these is a formula to Excel and LibreOffice: reports/files.safe_cell.
+FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
 
 
 def _iso_time(s: Session):
@@ -47,7 +48,7 @@ def _json_string(s: Session, x):
 
 def _safe(x):
     """SQL: reports/files.safe_cell: text a spreadsheet would run as a formula gets a leading apostrophe."""
-    return case((func.substr(x, 1, 1).in_(CSV_FORMULA_START), "'" + x), else_=x)
+    return case((func.substr(x, 1, 1).in_(FORMULA_START), "'" + x), else_=x)
 
 
 def _ordered_failed_rules(s: Session, picked: Select, safe: bool):

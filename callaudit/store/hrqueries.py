@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Iterator, Sequence
 
-from sqlalchemy import Select, String, Text, and_, case, cast, func, literal, literal_column, or_, select, text, tuple_
+from sqlalchemy import Select, String, and_, case, cast, func, literal, literal_column, or_, select, text, tuple_
 from sqlalchemy.orm import Session, aliased
 
 from callaudit.periods import Period
@@ -219,11 +219,9 @@ def report_calls(s: Session, scope: Scope, *, flagged: bool = False, worst_first
                  limit: int | None = None, reasons: str | None = "list") -> Iterator[Any]:
     """The scope's calls as a stream of rows (CALL_COLUMNS, flag_reasons, failed_rules), in time order
     (or flagged ones first, lowest score first), fetched STREAM_BATCH at a time; nothing of a call's
-    transcript is read. flag_reasons: a list (`reasons="list"`), the stored JSON text ("json": a JSON
-    export copies it as it is) or None."""
-    if reasons == "json":
-        extra = (cast(ScoreRow.flag_reasons, Text).label("flag_reasons"),)
-    elif reasons:
+    transcript is read. flag_reasons: a list (`reasons="list"`) or None (the CSV and JSON exports have
+    rows of their own: store/exports.py)."""
+    if reasons:
         extra = (ScoreRow.flag_reasons,)
     else:
         extra = (literal_column("NULL").label("flag_reasons"),)
