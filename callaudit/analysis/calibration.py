@@ -17,7 +17,8 @@ from pathlib import Path
 
 from callaudit.analysis import intentpack
 from callaudit.analysis.intentpack import Thresholds
-from callaudit.analysis.rulepack import RulePack, rules_dir
+from callaudit.analysis.paths import rules_dir
+from callaudit.analysis.rulepack import RulePack
 from callaudit.errors import CallauditError
 from callaudit.text import calibrate as textcal
 from callaudit.text.embeddings import Embedder
